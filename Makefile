@@ -1,0 +1,52 @@
+# The two commands: `make demo` (the card lifecycle on the embedded AWS) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+SAMVENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAMVENV)/bin/sam
+export PYTHONPATH := $(CURDIR)/layers/cardshare:$(CURDIR)/local
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: demo test unit integration e2e lint typecheck template build serve clean
+
+$(VENV)/.installed: requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+$(SAMVENV)/.installed: requirements/sam.txt
+	$(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install --quiet --upgrade pip
+	$(SAMVENV)/bin/pip install --quiet -r requirements/sam.txt
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m cardshare_local demo
+
+serve: $(VENV)/.installed
+	$(PY) -m cardshare_local serve
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration
+
+e2e: $(VENV)/.installed
+	$(PY) -m pytest tests/e2e
+
+# Template checks that need the SAM CLI (validate --lint, build) run with it on PATH.
+test: $(VENV)/.installed $(SAMVENV)/.installed lint typecheck
+	PATH="$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,149 @@
+"""One round of converging a card: read it, read its associations, decide what comes next.
+
+The workflow calls this round after round: apply the actions it returns, wait, call again. Each
+round re-reads the card, so a status change between read and apply is caught by the next round
+and converged on (bounded by ``max_rounds``). Duplicate and out-of-order events are harmless for
+the same reason: every round starts from the card as it is now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cardshare.cards import AssociationReader, Card, CardReader
+from cardshare.planner import Op, plan
+from cardshare.policy import StageLadder
+
+_TOKEN_NAMESPACE = uuid.UUID("6f1c1a52-7d0e-4d1c-9a39-8c5b0f0c2a11")
+
+
+class AssociationFailedError(RuntimeError):
+    """RAM reports FAILED for an association this execution asked for."""
+
+
+class ConvergenceTimeoutError(RuntimeError):
+    """RAM did not settle, or the card kept changing, within the configured bounds."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of one execution: seconds between polls, polls in all, apply rounds in all."""
+
+    poll_seconds: int = 5
+    max_polls: int = 24
+    max_rounds: int = 3
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What this execution has done so far; carried between rounds by the workflow."""
+
+    rounds: int = 0
+    polls: int = 0
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Progress:
+        """Rebuild progress from the workflow state (None on the first round)."""
+        if not raw:
+            return cls()
+        return cls(
+            rounds=int(raw.get("rounds", 0)),
+            polls=int(raw.get("polls", 0)),
+            added=tuple(raw.get("added", ())),
+            removed=tuple(raw.get("removed", ())),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form the workflow carries."""
+        return {"rounds": self.rounds, "polls": self.polls, "added": list(self.added), "removed": list(self.removed)}
+
+
+@dataclass(frozen=True)
+class Step:
+    """The outcome of one round: ``next`` is apply, wait or done."""
+
+    next: str
+    card_arn: str
+    card: Card | None
+    progress: Progress
+    actions: list[dict[str, str]] = field(default_factory=list)
+    wait_seconds: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form the workflow reads (keys match the ASL's paths)."""
+        return {
+            "next": self.next,
+            "waitSeconds": self.wait_seconds,
+            "actions": self.actions,
+            "progress": self.progress.to_dict(),
+            "summary": {
+                "card": self.card_arn,
+                "exists": self.card is not None,
+                "status": self.card.status.value if self.card else None,
+                "version": self.card.version if self.card else None,
+                "sharesAdded": sorted(set(self.progress.added)),
+                "sharesRemoved": sorted(set(self.progress.removed)),
+            },
+        }
+
+
+def client_token(execution: str, rounds: int, share_arn: str, op: Op) -> str:
+    """A RAM clientToken stable across retries of the same call in the same execution."""
+    return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{execution}|{rounds}|{share_arn}|{op.value}"))
+
+
+def converge_round(
+    card_arn: str,
+    ladder: StageLadder,
+    cards: CardReader,
+    shares: AssociationReader,
+    progress: Progress,
+    limits: Limits,
+    execution: str,
+) -> Step:
+    """Plan the next move for ``card_arn``; raise when RAM failed or the bounds ran out."""
+    card = cards.describe(card_arn)
+    # Associations are keyed by the ARN SageMaker reports, not by however the event spelled it.
+    resource_arn = card.arn if card else card_arn
+    current = plan(ladder, card.status if card else None, shares.associations(resource_arn, ladder.share_arns))
+    ours_failed = [a for a in current.failed if ladder.stage_for_share(a.share_arn).name in progress.added]
+    if ours_failed:
+        details = "; ".join(
+            f"{ladder.stage_for_share(a.share_arn).name}: {a.message or 'no status message'}" for a in ours_failed
+        )
+        raise AssociationFailedError(f"RAM reports FAILED associating {card_arn} ({details})")
+    if current.actions:
+        if progress.rounds >= limits.max_rounds:
+            raise ConvergenceTimeoutError(
+                f"{card_arn} still needs {len(current.actions)} change(s) after {progress.rounds} rounds; "
+                "its status kept changing. The next event or the reconciler will converge it."
+            )
+        actions = [
+            {
+                "op": action.op.value,
+                "stage": action.stage.name,
+                "shareArn": action.stage.share_arn,
+                "resourceArn": resource_arn,
+                "clientToken": client_token(execution, progress.rounds, action.stage.share_arn, action.op),
+            }
+            for action in current.actions
+        ]
+        added = tuple(a["stage"] for a in actions if a["op"] == Op.ASSOCIATE.value)
+        removed = tuple(a["stage"] for a in actions if a["op"] == Op.DISASSOCIATE.value)
+        after = Progress(progress.rounds + 1, progress.polls, progress.added + added, progress.removed + removed)
+        return Step("apply", card_arn, card, after, actions, limits.poll_seconds)
+    if current.pending:
+        if progress.polls >= limits.max_polls:
+            stages = ", ".join(stage.name for stage in current.pending)
+            raise ConvergenceTimeoutError(
+                f"RAM associations of {card_arn} with {stages} did not settle after {progress.polls} polls "
+                f"of {limits.poll_seconds}s"
+            )
+        after = Progress(progress.rounds, progress.polls + 1, progress.added, progress.removed)
+        return Step("wait", card_arn, card, after, [], limits.poll_seconds)
+    return Step("done", card_arn, card, progress)

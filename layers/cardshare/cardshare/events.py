@@ -1,0 +1,101 @@
+"""Parsing "SageMaker Model Card State Change" events strictly.
+
+The event only says which card changed; the workflow reads the card as it is now. Parsing still
+checks every field it relies on, so a malformed or foreign event is rejected with a reason
+instead of being acted on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cardshare.status import CardStatus
+
+DETAIL_TYPE = "SageMaker Model Card State Change"
+SOURCE = "aws.sagemaker"
+_CARD_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
+    r"model-card/(?P<name>[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62})$"
+)
+
+
+class InvalidEventError(ValueError):
+    """The event cannot be acted on; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class CardArn:
+    """The parts of a model card ARN."""
+
+    arn: str
+    region: str
+    account: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CardEvent:
+    """The fields of a state-change event that cardshare uses."""
+
+    event_id: str
+    time: str
+    card: CardArn
+    status: CardStatus
+    version: int | None
+
+
+def parse_card_arn(value: object, field: str = "card ARN") -> CardArn:
+    """Split a model card ARN; raise :class:`InvalidEventError` naming ``field`` if it is not one."""
+    match = _CARD_ARN.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise InvalidEventError(f"{field}: {value!r} is not a SageMaker model card ARN")
+    return CardArn(value, match["region"], match["account"], match["name"])  # type: ignore[arg-type]
+
+
+def _text(event: Mapping[str, object], key: str) -> str:
+    value = event.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidEventError(f"{key}: missing or not a string")
+    return value
+
+
+def parse_event(event: object, account: str, region: str) -> CardEvent:
+    """Validate a state-change event from ``account``/``region`` and return what it names.
+
+    Raises :class:`InvalidEventError` for another source, detail-type, account or region, a
+    missing or malformed field, an unknown status, or a card name that disagrees with the ARN.
+    """
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"event: expected an object, got {type(event).__name__}")
+    if event.get("source") != SOURCE:
+        raise InvalidEventError(f"source: {event.get('source')!r} is not {SOURCE!r}")
+    if event.get("detail-type") != DETAIL_TYPE:
+        raise InvalidEventError(f"detail-type: {event.get('detail-type')!r} is not {DETAIL_TYPE!r}")
+    event_id = _text(event, "id")
+    if _text(event, "account") != account:
+        raise InvalidEventError(f"account: event from {event.get('account')}, this stack serves {account}")
+    if _text(event, "region") != region:
+        raise InvalidEventError(f"region: event from {event.get('region')}, this stack serves {region}")
+    resources = event.get("resources")
+    if not isinstance(resources, list) or len(resources) != 1:
+        raise InvalidEventError("resources: expected exactly one model card ARN")
+    card = parse_card_arn(resources[0], "resources[0]")
+    if (card.account, card.region) != (account, region):
+        raise InvalidEventError(f"resources[0]: {card.arn} is not in {account}/{region}")
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidEventError("detail: missing or not an object")
+    name = detail.get("ModelCardName")
+    # SageMaker may lower-case names in ARNs; compare without case.
+    if not isinstance(name, str) or name.lower() != card.name.lower():
+        raise InvalidEventError(f"detail.ModelCardName: {name!r} does not match resources[0] ({card.name})")
+    try:
+        status = CardStatus.parse(detail.get("ModelCardStatus"), "detail.ModelCardStatus")
+    except ValueError as error:
+        raise InvalidEventError(str(error)) from None
+    version = detail.get("ModelCardVersion")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+        raise InvalidEventError(f"detail.ModelCardVersion: {version!r} is not a positive integer")
+    return CardEvent(event_id, str(event.get("time", "")), card, status, version)

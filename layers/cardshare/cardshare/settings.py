@@ -1,0 +1,50 @@
+"""Runtime configuration from environment variables, validated once per container."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cardshare.convergence import Limits
+from cardshare.policy import ConfigError, StageLadder, ladder_from_json
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plan function needs besides AWS clients."""
+
+    account: str
+    region: str
+    ladder: StageLadder
+    limits: Limits
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: {value} is below the minimum {minimum}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``CARDSHARE_*`` variables (and AWS_REGION); raise :class:`ConfigError` naming the variable."""
+    env = os.environ if env is None else env
+    account = env.get("CARDSHARE_ACCOUNT_ID", "")
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", "")
+    if not region:
+        raise ConfigError("AWS_REGION: not set")
+    stages = env.get("CARDSHARE_STAGES")
+    if not stages:
+        raise ConfigError("CARDSHARE_STAGES: not set")
+    ladder = ladder_from_json(stages, account)
+    limits = Limits(
+        poll_seconds=_int(env, "CARDSHARE_POLL_SECONDS", 5, 0),
+        max_polls=_int(env, "CARDSHARE_MAX_POLLS", 24, 1),
+        max_rounds=_int(env, "CARDSHARE_MAX_ROUNDS", 3, 1),
+    )
+    return Settings(account, region, ladder, limits)
