@@ -109,11 +109,11 @@ def _stage(raw: Mapping[str, object], index: int, owner_account: str) -> Stage:
     if not isinstance(name, str) or not _STAGE_NAME.match(name):
         raise ConfigError(f"{where}.name: {name!r} is not a stage name (lower case letters, digits, '-')")
     where = f"stages[{index}] ({name})"
-    try:
-        access = Access(raw.get("access"))
-    except ValueError:
+    access_raw = raw.get("access")
+    if access_raw not in {a.value for a in Access}:
         allowed = ", ".join(a.value for a in Access)
-        raise ConfigError(f"{where}.access: {raw.get('access')!r} is not one of {allowed}") from None
+        raise ConfigError(f"{where}.access: {access_raw!r} is not one of {allowed}")
+    access = Access(str(access_raw))
     principals = tuple(
         _principal(p, f"{where}.principals", owner_account)
         for p in _split(raw.get("principals", []), f"{where}.principals")
