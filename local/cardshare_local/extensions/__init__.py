@@ -1,0 +1,23 @@
+"""Named patches that make moto 5.2.5 behave like AWS where cardshare relies on it.
+
+Each module restores one AWS behaviour, has an ``install()`` that is idempotent, and a smoke test
+under ``tests/integration/local`` that fails if a moto upgrade breaks it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+EXTENSIONS = (
+    "ram",
+    "sagemaker_cards",
+    "eventbridge_targets",
+    "lambda_inprocess",
+    "sfn_errors",
+)
+
+
+def install() -> None:
+    """Apply every extension (safe to call more than once)."""
+    for name in EXTENSIONS:
+        importlib.import_module(f"{__name__}.{name}").install()
