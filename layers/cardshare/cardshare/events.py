@@ -19,6 +19,8 @@ _CARD_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"model-card/(?P<name>[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62})$"
 )
+# The pattern alone lets hyphens stretch a name past SageMaker's limit of 63 characters.
+_MAX_CARD_NAME = 63
 
 
 class InvalidEventError(ValueError):
@@ -49,7 +51,7 @@ class CardEvent:
 def parse_card_arn(value: object, field: str = "card ARN") -> CardArn:
     """Split a model card ARN; raise :class:`InvalidEventError` naming ``field`` if it is not one."""
     match = _CARD_ARN.match(value) if isinstance(value, str) else None
-    if match is None:
+    if match is None or len(match["name"]) > _MAX_CARD_NAME:
         raise InvalidEventError(f"{field}: {value!r} is not a SageMaker model card ARN")
     return CardArn(value, match["region"], match["account"], match["name"])  # type: ignore[arg-type]
 

@@ -1,0 +1,312 @@
+"""Deploying template.yaml onto the embedded AWS, resource by resource, through the AWS APIs.
+
+moto's own CloudFormation skips RAM shares and permissions, ignores DefinitionSubstitutions and
+hides state machines from the executing interpreter, so the stack is created here instead: the
+template is read, its intrinsics resolved, and each resource created with the same API a
+CloudFormation handler would call. A resource type this module does not know fails the deploy,
+so the template cannot grow something that silently does not exist locally.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from cardshare_local.extensions import lambda_inprocess
+from cardshare_local.template import Resolver, TemplateError, load_template, references
+
+_ASL_VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+@dataclass
+class Stack:
+    """What a local deploy created: physical IDs, attributes and outputs by logical ID."""
+
+    name: str
+    account: str
+    region: str
+    parameters: dict[str, Any]
+    resources: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _merge_globals(template: Mapping[str, Any], kind: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(template.get("Globals", {}).get(kind, {}))
+    for key, value in properties.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+            if key == "Environment":
+                merged[key]["Variables"] = {
+                    **template["Globals"][kind]["Environment"].get("Variables", {}),
+                    **value.get("Variables", {}),
+                }
+        else:
+            merged[key] = value
+    return merged
+
+
+def _order(resources: Mapping[str, Any]) -> list[str]:
+    """Logical IDs in dependency order (Ref, GetAtt, Sub, DependsOn)."""
+    pending = {
+        name: (references(spec.get("Properties", {})) | set(_list(spec.get("DependsOn", [])))) & set(resources)
+        for name, spec in resources.items()
+    }
+    ordered: list[str] = []
+    while pending:
+        ready = sorted(name for name, needs in pending.items() if not needs - set(ordered))
+        if not ready:
+            raise TemplateError(f"circular references between {', '.join(sorted(pending))}")
+        for name in ready:
+            ordered.append(name)
+            del pending[name]
+    return ordered
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _placeholder_zip() -> bytes:
+    # moto stores a code package; the in-process runner executes the real source instead.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "# runs in-process from the project's functions/ folder\n")
+    return buffer.getvalue()
+
+
+class Deployer:
+    """Creates a template's resources in one account and region of the embedded AWS."""
+
+    def __init__(self, root: Path, session: boto3.Session, stack_name: str, account: str, region: str) -> None:
+        self.root = root
+        self.session = session
+        self.stack_name = stack_name
+        self.account = account
+        self.region = region
+        self._clients: dict[str, Any] = {}
+        self._handlers: dict[str, Callable[[str, dict[str, Any], Resolver], None]] = {
+            "AWS::RAM::Permission": self._ram_permission,
+            "AWS::RAM::ResourceShare": self._ram_share,
+            "AWS::Serverless::LayerVersion": self._layer,
+            "AWS::Logs::LogGroup": self._log_group,
+            "AWS::Serverless::Function": self._function,
+            "AWS::Serverless::StateMachine": self._state_machine,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::IAM::Role": self._role,
+            "AWS::Events::Rule": self._rule,
+            "AWS::CloudWatch::Alarm": self._alarm,
+        }
+        self._layers: dict[str, Path] = {}
+        self._template: dict[str, Any] = {}
+        self.stack: Stack | None = None
+
+    def client(self, service: str) -> Any:
+        """A client of the deploying session (cached)."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service, region_name=self.region)
+        return self._clients[service]
+
+    def deploy(self, template_path: Path, parameters: Mapping[str, str]) -> Stack:
+        """Create every resource of the template whose condition holds; return the stack."""
+        self._template = load_template(template_path)
+        pseudo = {
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::Partition": "aws",
+            "AWS::StackName": self.stack_name,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        resolver = Resolver(self._template, parameters, pseudo)
+        self.stack = Stack(self.stack_name, self.account, self.region, dict(resolver.parameters))
+        resources = self._template["Resources"]
+        for logical_id in _order(resources):
+            spec = resources[logical_id]
+            if "Condition" in spec and not resolver.condition(spec["Condition"]):
+                continue
+            handler = self._handlers.get(spec["Type"])
+            if handler is None:
+                raise TemplateError(f"{logical_id}: resource type {spec['Type']} is not supported by the local runtime")
+            handler(logical_id, spec, resolver)
+            self.stack.resources[logical_id] = resolver.refs.get(logical_id)
+        for name, output in self._template.get("Outputs", {}).items():
+            self.stack.outputs[name] = resolver.resolve(output["Value"])
+        return self.stack
+
+    def _physical_name(self, logical_id: str) -> str:
+        return f"{self.stack_name}-{logical_id}"[:64]
+
+    # ---- RAM -----------------------------------------------------------------------------
+    def _ram_permission(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        permission = self.client("ram").create_permission(
+            name=props["Name"], resourceType=props["ResourceType"], policyTemplate=json.dumps(props["PolicyTemplate"])
+        )["permission"]
+        resolver.refs[logical_id] = permission["arn"]
+        resolver.attributes[(logical_id, "Arn")] = permission["arn"]
+
+    def _ram_share(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        share = self.client("ram").create_resource_share(
+            name=props["Name"],
+            principals=props.get("Principals", []),
+            permissionArns=props.get("PermissionArns", []),
+            allowExternalPrincipals=str(props.get("AllowExternalPrincipals", True)).lower() == "true",
+        )["resourceShare"]
+        resolver.refs[logical_id] = share["resourceShareArn"]
+        resolver.attributes[(logical_id, "Arn")] = share["resourceShareArn"]
+
+    # ---- compute ---------------------------------------------------------------------------
+    def _layer(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        self._layers[logical_id] = self.root / props["ContentUri"]
+        resolver.refs[logical_id] = f"arn:aws:lambda:{self.region}:{self.account}:layer:{logical_id}:1"
+
+    def _log_group(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        name = props["LogGroupName"]
+        logs = self.client("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:logs:{self.region}:{self.account}:log-group:{name}:*"
+
+    def _execution_role(self, logical_id: str, service: str) -> str:
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+        role = self.client("iam").create_role(
+            RoleName=self._physical_name(f"{logical_id}Role"), AssumeRolePolicyDocument=json.dumps(document)
+        )
+        return str(role["Role"]["Arn"])
+
+    def _function(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(_merge_globals(self._template, "Function", spec["Properties"]))
+        name = props.get("FunctionName") or self._physical_name(logical_id)
+        environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+        function = self.client("lambda").create_function(
+            FunctionName=name,
+            Runtime=props["Runtime"],
+            Role=self._execution_role(logical_id, "lambda.amazonaws.com"),
+            Handler=props["Handler"],
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=int(props.get("Timeout", 3)),
+            MemorySize=int(props.get("MemorySize", 128)),
+            Environment={"Variables": environment},
+        )
+        layer_dirs = [
+            path for layer_id, path in self._layers.items() if resolver.refs[layer_id] in props.get("Layers", [])
+        ]
+        lambda_inprocess.register_source(name, self.root / props["CodeUri"], layer_dirs)
+        assert self.stack is not None
+        self.stack.environment[logical_id] = environment
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = function["FunctionArn"]
+
+    def _state_machine(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        substitutions = {k: str(v) for k, v in props.get("DefinitionSubstitutions", {}).items()}
+        text = (self.root / props["DefinitionUri"]).read_text(encoding="utf-8")
+        missing = set(_ASL_VARIABLE.findall(text)) - set(substitutions)
+        if missing:
+            raise TemplateError(f"{logical_id}: no DefinitionSubstitutions for {', '.join(sorted(missing))}")
+        definition = _ASL_VARIABLE.sub(lambda m: substitutions[m.group(1)], text)
+        json.loads(definition)  # what Step Functions would reject, reject here
+        machine = self.client("stepfunctions").create_state_machine(
+            name=props.get("Name") or self._physical_name(logical_id),
+            definition=definition,
+            roleArn=self._execution_role(logical_id, "states.amazonaws.com"),
+            type=props.get("Type", "STANDARD"),
+        )
+        resolver.refs[logical_id] = machine["stateMachineArn"]
+        resolver.attributes[(logical_id, "Arn")] = machine["stateMachineArn"]
+        resolver.attributes[(logical_id, "Name")] = machine["stateMachineArn"].rsplit(":", 1)[-1]
+
+    # ---- messaging -------------------------------------------------------------------------
+    def _queue(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec.get("Properties", {}))
+        name = props.get("QueueName") or self._physical_name(logical_id)
+        attributes = {
+            key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+            for key in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled")
+            if key in props
+        }
+        url = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = f"arn:aws:sqs:{self.region}:{self.account}:{name}"
+        resolver.refs[logical_id] = url
+        resolver.attributes[(logical_id, "Arn")] = arn
+        resolver.attributes[(logical_id, "QueueName")] = name
+        resolver.attributes[(logical_id, "QueueUrl")] = url
+
+    def _queue_policy(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        for url in props["Queues"]:
+            self.client("sqs").set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+            )
+        resolver.refs[logical_id] = logical_id
+
+    def _role(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        iam = self.client("iam")
+        name = props.get("RoleName") or self._physical_name(logical_id)
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
+        for policy in props.get("Policies", []):
+            iam.put_role_policy(
+                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            )
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = role["Role"]["Arn"]
+
+    def _rule(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        events = self.client("events")
+        name = props.get("Name") or self._physical_name(logical_id)
+        arn = events.put_rule(
+            Name=name,
+            EventPattern=json.dumps(props["EventPattern"]),
+            State=props.get("State", "ENABLED"),
+            Description=props.get("Description", ""),
+        )["RuleArn"]
+        targets = props.get("Targets", [])
+        if targets:
+            failed = events.put_targets(Rule=name, Targets=targets).get("FailedEntries", [])
+            if failed:
+                raise TemplateError(f"{logical_id}: targets rejected: {failed}")
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = arn
+
+    def _alarm(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        name = props.pop("AlarmName", None) or self._physical_name(logical_id)
+        for key in ("Period", "EvaluationPeriods"):
+            if key in props:
+                props[key] = int(props[key])
+        if "Threshold" in props:
+            props["Threshold"] = float(props["Threshold"])
+        self.client("cloudwatch").put_metric_alarm(AlarmName=name, **props)
+        resolver.refs[logical_id] = name
+
+
+def deploy_stack(
+    root: Path,
+    session: boto3.Session,
+    parameters: Mapping[str, str],
+    *,
+    stack_name: str,
+    account: str,
+    region: str,
+) -> Stack:
+    """Deploy ``root/template.yaml`` with ``parameters`` into ``account``/``region``."""
+    return Deployer(root, session, stack_name, account, region).deploy(root / "template.yaml", parameters)

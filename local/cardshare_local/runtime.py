@@ -1,0 +1,149 @@
+"""The embedded AWS as a context manager: moto, the extensions, and the stack from template.yaml."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from cardshare.policy import Access
+from cardshare.settings import load_settings
+from cardshare_local import extensions
+from cardshare_local.accounts import (
+    DEV_ACCOUNT,
+    MODEL_CARD_ACCOUNT,
+    ORGANIZATION_ID,
+    ORGANIZATION_MEMBERS,
+    PROD_ACCOUNT,
+    REGION,
+    TEST_ACCOUNT,
+    session_for,
+)
+from cardshare_local.deploy import Stack, deploy_stack
+from cardshare_local.extensions import eventbridge_targets, lambda_inprocess, ram
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_NAME = "cardshare"
+PLAN_FUNCTION = "PlanCardFunction"
+
+# The seed setup, and no real sleeping: RAM settles on the next read locally.
+LOCAL_PARAMETERS: dict[str, str] = {
+    "DevAccountIds": DEV_ACCOUNT,
+    "TestAccountIds": TEST_ACCOUNT,
+    "ProdAccountIds": PROD_ACCOUNT,
+    "PollIntervalSeconds": "0",
+}
+
+_FULL = {"sagemaker:DescribeModelCard", "sagemaker:UpdateModelCard"}
+
+
+class LocalAws:
+    """A deployed cardshare stack on the embedded AWS, with helpers to drive and inspect it."""
+
+    def __init__(self, stack: Stack, root: Path = ROOT) -> None:
+        self.stack = stack
+        self.root = root
+        self.region = stack.region
+        self._sessions: dict[tuple[str, str], boto3.Session] = {}
+
+    @property
+    def state_machine_arn(self) -> str:
+        """The promote-card workflow."""
+        return str(self.stack.outputs["PromoteCardStateMachineArn"])
+
+    @property
+    def share_arns(self) -> dict[str, str]:
+        """Stage name → RAM share ARN, as deployed."""
+        settings = self.settings()
+        return {stage.name: stage.share_arn for stage in settings.ladder.stages}
+
+    def settings(self) -> Any:
+        """The plan function's settings, read from its deployed environment."""
+        return load_settings({**self.stack.environment[PLAN_FUNCTION], "AWS_REGION": self.region})
+
+    def session(self, account: str = MODEL_CARD_ACCOUNT, role: str = "cardshare-local") -> boto3.Session:
+        """A session acting as ``role`` in ``account`` (cached)."""
+        key = (account, role)
+        if key not in self._sessions:
+            self._sessions[key] = session_for(account, role)
+        return self._sessions[key]
+
+    def executions(self) -> list[dict[str, Any]]:
+        """Every execution of the workflow, oldest first, described."""
+        sfn = self.session().client("stepfunctions")
+        listed = sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+        return sorted(
+            (sfn.describe_execution(executionArn=e["executionArn"]) for e in listed),
+            key=lambda e: e["startDate"],
+        )
+
+    def wait_idle(self, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Block until no execution is RUNNING; return all executions."""
+        deadline = time.monotonic() + timeout
+        while True:
+            executions = self.executions()
+            if all(e["status"] != "RUNNING" for e in executions):
+                return executions
+            if time.monotonic() > deadline:
+                running = [e["executionArn"] for e in executions if e["status"] == "RUNNING"]
+                raise TimeoutError(f"executions still running after {timeout}s: {running}")
+            time.sleep(0.05)
+
+    def access(self, card_arn: str, account: str) -> str:
+        """What ``account`` may do with the card through RAM: read-write, read-only or none."""
+        actions = ram.shared_actions(MODEL_CARD_ACCOUNT, self.region, card_arn, account)
+        if _FULL <= actions:
+            return Access.READ_WRITE.value
+        if "sagemaker:DescribeModelCard" in actions:
+            return Access.READ_ONLY.value
+        return "none"
+
+    def associations(self, card_arn: str) -> dict[str, str]:
+        """Stage name → the card's association status with that stage's share (absent stages omitted)."""
+        client = self.session().client("ram")
+        by_share = {arn: name for name, arn in self.share_arns.items()}
+        rows = client.get_resource_share_associations(
+            associationType="RESOURCE", resourceShareArns=list(by_share), resourceArn=card_arn
+        )["resourceShareAssociations"]
+        return {by_share[row["resourceShareArn"]]: row["status"] for row in rows if row["status"] != "DISASSOCIATED"}
+
+
+def _reset_extensions() -> None:
+    extensions.install()
+    ram.reset()
+    eventbridge_targets.reset()
+    lambda_inprocess.reset()
+    ram.configure_organization(MODEL_CARD_ACCOUNT, ORGANIZATION_ID, ORGANIZATION_MEMBERS)
+
+
+@contextmanager
+def local_aws(parameters: Mapping[str, str] | None = None, root: Path = ROOT) -> Iterator[LocalAws]:
+    """Start the embedded AWS, deploy template.yaml, yield the running system, tear it all down."""
+    previous = {key: os.environ.get(key) for key in ("AWS_DEFAULT_REGION", "AWS_REGION")}
+    os.environ.update({"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            _reset_extensions()
+            stack = deploy_stack(
+                root,
+                boto3.Session(region_name=REGION),
+                {**LOCAL_PARAMETERS, **(parameters or {})},
+                stack_name=STACK_NAME,
+                account=MODEL_CARD_ACCOUNT,
+                region=REGION,
+            )
+            system = LocalAws(stack, root)
+            system.settings()  # an invalid stage ladder fails here, naming the field
+            yield system
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
