@@ -89,7 +89,9 @@ class Timeline:
     def _check(self, system: LocalAws) -> None:
         sagemaker = system.session().client("sagemaker")
         try:
-            status: CardStatus | None = CardStatus(sagemaker.describe_model_card(ModelCardName=CARD_ARN)["ModelCardStatus"])
+            status: CardStatus | None = CardStatus(
+                sagemaker.describe_model_card(ModelCardName=CARD_ARN)["ModelCardStatus"]
+            )
         except ClientError:
             status = None
         ladder = system.settings().ladder
@@ -108,7 +110,9 @@ def _consumer_reads(system: LocalAws, timeline: Timeline) -> None:
     for stage, account in CONSUMERS.items():
         client = system.session(account, f"{stage}-ml-engineer").client("sagemaker")
         card = client.describe_model_card(ModelCardName=CARD_ARN)
-        timeline.note(f"{stage} ({account}) describes the card by ARN: {card['ModelCardStatus']} v{card['ModelCardVersion']}")
+        timeline.note(
+            f"{stage} ({account}) describes the card by ARN: {card['ModelCardStatus']} v{card['ModelCardVersion']}"
+        )
     prod = system.session(PROD_ACCOUNT, "prod-ml-engineer").client("sagemaker")
     try:
         prod.update_model_card(ModelCardName=CARD_ARN, Content=card_content("prod", True))
@@ -120,12 +124,10 @@ def _consumer_reads(system: LocalAws, timeline: Timeline) -> None:
 
 
 def _matrix(system: LocalAws, out: TextIO) -> None:
-    print("\nFinal sharing matrix (card × account → access)", file=out)
+    print("\nFinal sharing matrix (card x account → access)", file=out)
     header = f"  {'card':<28}" + "".join(f"{stage + ' ' + account:>22}" for stage, account in CONSUMERS.items())
     print(header, file=out)
-    row = f"  {CARD_NAME:<28}" + "".join(
-        f"{system.access(CARD_ARN, account):>22}" for account in CONSUMERS.values()
-    )
+    row = f"  {CARD_NAME:<28}" + "".join(f"{system.access(CARD_ARN, account):>22}" for account in CONSUMERS.values())
     print(row, file=out)
 
 
@@ -139,17 +141,39 @@ def play(system: LocalAws, out: TextIO = sys.stdout) -> Timeline:
     for stage, arn in system.share_arns.items():
         print(f"  share {stage:<5} {arn}", file=out)
 
-    timeline.step(system, LEAD, f"creates {CARD_NAME} in Draft", lambda: lead.create_model_card(
-        ModelCardName=CARD_NAME, Content=card_content(LEAD, False), ModelCardStatus="Draft"))
-    timeline.step(system, SCIENTIST, "adds intended uses through the API", lambda: scientist.update_model_card(
-        ModelCardName=CARD_NAME, Content=card_content(LEAD, True)))
-    timeline.step(system, SCIENTIST, "submits it for review (PendingReview)", lambda: scientist.update_model_card(
-        ModelCardName=CARD_NAME, ModelCardStatus="PendingReview"))
-    timeline.step(system, APPROVER, "approves it (Approved)", lambda: approver.update_model_card(
-        ModelCardName=CARD_NAME, ModelCardStatus="Approved"))
+    timeline.step(
+        system,
+        LEAD,
+        f"creates {CARD_NAME} in Draft",
+        lambda: lead.create_model_card(
+            ModelCardName=CARD_NAME, Content=card_content(LEAD, False), ModelCardStatus="Draft"
+        ),
+    )
+    timeline.step(
+        system,
+        SCIENTIST,
+        "adds intended uses through the API",
+        lambda: scientist.update_model_card(ModelCardName=CARD_NAME, Content=card_content(LEAD, True)),
+    )
+    timeline.step(
+        system,
+        SCIENTIST,
+        "submits it for review (PendingReview)",
+        lambda: scientist.update_model_card(ModelCardName=CARD_NAME, ModelCardStatus="PendingReview"),
+    )
+    timeline.step(
+        system,
+        APPROVER,
+        "approves it (Approved)",
+        lambda: approver.update_model_card(ModelCardName=CARD_NAME, ModelCardStatus="Approved"),
+    )
     _consumer_reads(system, timeline)
-    timeline.step(system, LEAD, "archives it (Archived)", lambda: lead.update_model_card(
-        ModelCardName=CARD_NAME, ModelCardStatus="Archived"))
+    timeline.step(
+        system,
+        LEAD,
+        "archives it (Archived)",
+        lambda: lead.update_model_card(ModelCardName=CARD_NAME, ModelCardStatus="Archived"),
+    )
     _matrix(system, out)
     return timeline
 

@@ -98,7 +98,7 @@ class LocalAws:
     def access(self, card_arn: str, account: str) -> str:
         """What ``account`` may do with the card through RAM: read-write, read-only or none."""
         actions = ram.shared_actions(MODEL_CARD_ACCOUNT, self.region, card_arn, account)
-        if _FULL <= actions:
+        if actions >= _FULL:
             return Access.READ_WRITE.value
         if "sagemaker:DescribeModelCard" in actions:
             return Access.READ_ONLY.value
@@ -114,12 +114,27 @@ class LocalAws:
         return {by_share[row["resourceShareArn"]]: row["status"] for row in rows if row["status"] != "DISASSOCIATED"}
 
 
-def _reset_extensions() -> None:
+def deploy_local(parameters: Mapping[str, str] | None = None, root: Path = ROOT) -> LocalAws:
+    """Install the extensions on a fresh embedded AWS and deploy template.yaml into it.
+
+    The caller has started moto (``mock_aws`` in-process, or a server with AWS_ENDPOINT_URL set).
+    """
     extensions.install()
     ram.reset()
     eventbridge_targets.reset()
     lambda_inprocess.reset()
     ram.configure_organization(MODEL_CARD_ACCOUNT, ORGANIZATION_ID, ORGANIZATION_MEMBERS)
+    stack = deploy_stack(
+        root,
+        boto3.Session(region_name=REGION),
+        {**LOCAL_PARAMETERS, **(parameters or {})},
+        stack_name=STACK_NAME,
+        account=MODEL_CARD_ACCOUNT,
+        region=REGION,
+    )
+    system = LocalAws(stack, root)
+    system.settings()  # an invalid stage ladder fails here, naming the field
+    return system
 
 
 @contextmanager
@@ -129,18 +144,7 @@ def local_aws(parameters: Mapping[str, str] | None = None, root: Path = ROOT) ->
     os.environ.update({"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
     try:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-            _reset_extensions()
-            stack = deploy_stack(
-                root,
-                boto3.Session(region_name=REGION),
-                {**LOCAL_PARAMETERS, **(parameters or {})},
-                stack_name=STACK_NAME,
-                account=MODEL_CARD_ACCOUNT,
-                region=REGION,
-            )
-            system = LocalAws(stack, root)
-            system.settings()  # an invalid stage ladder fails here, naming the field
-            yield system
+            yield deploy_local(parameters, root)
     finally:
         for key, value in previous.items():
             if value is None:

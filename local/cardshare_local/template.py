@@ -63,7 +63,7 @@ for _tag, _name in _SHORT_TAGS.items():
 
 def load_template(path: Path) -> dict[str, Any]:
     """Parse a CloudFormation/SAM YAML template with its short-form tags."""
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
     if not isinstance(document, dict) or "Resources" not in document:
         raise TemplateError(f"{path}: not a CloudFormation template")
     return document
@@ -125,7 +125,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             function = _FUNCTIONS.get(key)
             if function is not None:
                 return function(self, argument)
