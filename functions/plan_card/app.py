@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
@@ -15,11 +16,10 @@ from cardshare.policy import ConfigError
 from cardshare.promotion import promote_round
 from cardshare.ram import ResourceShares
 from cardshare.sagemaker import ModelCards
-from cardshare.settings import load_settings
+from cardshare.settings import Settings, load_settings
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 # Clients live for the container; adaptive retries absorb SageMaker/RAM throttling.
 _session = boto3.Session()
@@ -28,14 +28,18 @@ cards = ModelCards.from_session(_session, _config)
 shares = ResourceShares.from_session(_session, _config)
 
 
+@functools.cache
+def settings() -> Settings:
+    """The container's settings, validated once; a ConfigError is not cached, so every call reports it."""
+    return load_settings()
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Return the next move (apply | wait | done) with the actions to apply."""
     try:
-        settings = load_settings()
-        card_event, step = promote_round(event, settings, cards, shares)
+        card_event, step = promote_round(event, settings(), cards, shares)
     except (InvalidEventError, ConfigError) as error:
         logger.error("rejected: not retried", extra={"reason": str(error), "error": type(error).__name__})
         metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)

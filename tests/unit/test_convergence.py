@@ -1,0 +1,499 @@
+"""converge_round and promote_round over in-memory fakes of the card and association readers; settings."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from template_loader import default_stages
+
+from cardshare.cards import Card
+from cardshare.convergence import (
+    AssociationFailedError,
+    ConvergenceTimeoutError,
+    Limits,
+    Progress,
+    Step,
+    client_token,
+    converge_round,
+)
+from cardshare.events import InvalidEventError
+from cardshare.planner import Association, AssociationStatus, Op
+from cardshare.policy import ConfigError, ladder_from_json
+from cardshare.promotion import promote_round
+from cardshare.settings import Settings, load_settings
+from cardshare.status import CardStatus
+
+S = AssociationStatus
+ACCOUNT, REGION = "123456789012", "us-east-1"
+CARD_NAME = "Customer-Churn-Model-Card"
+CARD_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-card/{CARD_NAME}"
+EXECUTION = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:cardshare-promote-card:run-1"
+STAGES_JSON = json.dumps(
+    default_stages(ACCOUNT, principals={"dev": "111111111111", "test": "222222222222", "prod": "333333333333"})
+)
+LADDER = ladder_from_json(STAGES_JSON, ACCOUNT)
+SHARE = {stage.name: stage.share_arn for stage in LADDER.stages}
+LIMITS = Limits(poll_seconds=7, max_polls=3, max_rounds=2)
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+class FakeCards:
+    """CardReader over a dict; records every describe call."""
+
+    def __init__(self, *cards: Card) -> None:
+        self.cards = {card.arn: card for card in cards}
+        self.calls: list[str] = []
+
+    def describe(self, card_arn: str) -> Card | None:
+        self.calls.append(card_arn)
+        return self.cards.get(card_arn)
+
+    def set_status(self, card_arn: str, status: CardStatus) -> None:
+        card = self.cards[card_arn]
+        self.cards[card_arn] = Card(card.arn, card.name, status, card.version)
+
+
+class FakeShares:
+    """AssociationReader over (card, share) -> association; applies actions the way RAM would."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], Association] = {}
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def associations(self, card_arn: str, share_arns: Sequence[str]) -> list[Association]:
+        self.calls.append((card_arn, tuple(share_arns)))
+        return [row for (card, share), row in self.rows.items() if card == card_arn and share in share_arns]
+
+    def set(self, card_arn: str, stage: str, status: AssociationStatus, message: str = "") -> None:
+        self.rows[(card_arn, SHARE[stage])] = Association(SHARE[stage], status, message)
+
+    def apply(self, actions: list[dict[str, str]]) -> None:
+        for action in actions:
+            moving = S.ASSOCIATING if action["op"] == "associate" else S.DISASSOCIATING
+            self.rows[(action["resourceArn"], action["shareArn"])] = Association(action["shareArn"], moving)
+
+    def settle(self) -> None:
+        done = {S.ASSOCIATING: S.ASSOCIATED, S.DISASSOCIATING: S.DISASSOCIATED}
+        for key, row in self.rows.items():
+            self.rows[key] = Association(row.share_arn, done.get(row.status, row.status), row.message)
+
+    def stages_with(self, card_arn: str, status: AssociationStatus) -> set[str]:
+        names = {arn: name for name, arn in SHARE.items()}
+        return {names[share] for (card, share), row in self.rows.items() if card == card_arn and row.status is status}
+
+
+def card(status: CardStatus, arn: str = CARD_ARN, version: int = 3) -> Card:
+    return Card(arn, CARD_NAME, status, version)
+
+
+def round_(cards: FakeCards, shares: FakeShares, progress: Progress | None = None, execution: str = EXECUTION) -> Step:
+    return converge_round(CARD_ARN, LADDER, cards, shares, progress or Progress(), LIMITS, execution)
+
+
+def run_workflow(cards: FakeCards, shares: FakeShares, limits: Limits = LIMITS) -> tuple[list[str], dict[str, Any]]:
+    """Drive rounds the way the state machine does (apply -> wait -> plan ...) until done."""
+    progress = Progress()
+    moves = []
+    for _ in range(50):
+        step = converge_round(CARD_ARN, LADDER, cards, shares, progress, limits, EXECUTION)
+        moves.append(step.next)
+        data = json.loads(json.dumps(step.to_dict()))  # what the workflow really carries
+        if step.next == "done":
+            return moves, data
+        if step.next == "apply":
+            shares.apply(data["actions"])
+        shares.settle()
+        progress = Progress.from_dict(data["progress"])
+    raise AssertionError(f"no end after 50 rounds: {moves}")
+
+
+# ---- converge_round -----------------------------------------------------------------------------
+
+
+def test_first_round_from_nothing_applies_with_client_tokens() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    step = round_(cards, shares)
+    assert step.next == "apply"
+    assert step.wait_seconds == LIMITS.poll_seconds
+    assert [(a["op"], a["stage"]) for a in step.actions] == [
+        ("associate", "dev"),
+        ("associate", "test"),
+        ("associate", "prod"),
+    ]
+    for action in step.actions:
+        assert action["shareArn"] == SHARE[action["stage"]]
+        assert action["resourceArn"] == CARD_ARN
+        assert uuid.UUID(action["clientToken"])
+        assert len(action["clientToken"]) <= 64  # RAM's clientToken limit
+    assert len({a["clientToken"] for a in step.actions}) == 3
+    assert step.progress == Progress(rounds=1, polls=0, added=("dev", "test", "prod"), removed=())
+    # Few calls: one DescribeModelCard, one association read across all of the stack's shares.
+    assert cards.calls == [CARD_ARN]
+    assert shares.calls == [(CARD_ARN, LADDER.share_arns)]
+
+
+def test_client_token_is_stable_for_the_same_call_and_differs_otherwise() -> None:
+    token = client_token(EXECUTION, 0, SHARE["dev"], Op.ASSOCIATE)
+    assert token == client_token(EXECUTION, 0, SHARE["dev"], Op.ASSOCIATE)
+    others = {
+        client_token(EXECUTION + "-2", 0, SHARE["dev"], Op.ASSOCIATE),
+        client_token(EXECUTION, 1, SHARE["dev"], Op.ASSOCIATE),
+        client_token(EXECUTION, 0, SHARE["test"], Op.ASSOCIATE),
+        client_token(EXECUTION, 0, SHARE["dev"], Op.DISASSOCIATE),
+    }
+    assert token not in others
+    assert len(others) == 4
+
+
+def test_retried_round_produces_the_same_tokens() -> None:
+    first = round_(FakeCards(card(CardStatus.APPROVED)), FakeShares())
+    again = round_(FakeCards(card(CardStatus.APPROVED)), FakeShares())
+    other_execution = round_(FakeCards(card(CardStatus.APPROVED)), FakeShares(), execution=EXECUTION + "-b")
+    assert [a["clientToken"] for a in first.actions] == [a["clientToken"] for a in again.actions]
+    assert not {a["clientToken"] for a in first.actions} & {a["clientToken"] for a in other_execution.actions}
+
+
+def test_tokens_of_a_later_round_differ() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    first = round_(cards, shares)
+    # The association was lost (say, removed by hand) before the next round: associate again.
+    later = round_(cards, shares, first.progress)
+    assert later.next == "apply"
+    assert later.actions[0]["stage"] == first.actions[0]["stage"] == "dev"
+    assert later.actions[0]["clientToken"] != first.actions[0]["clientToken"]
+
+
+def test_after_apply_associating_means_wait_and_polls_are_counted() -> None:
+    cards, shares = FakeCards(card(CardStatus.PENDING_REVIEW)), FakeShares()
+    applied = round_(cards, shares)
+    shares.apply(applied.actions)
+    waiting = round_(cards, shares, applied.progress)
+    assert waiting.next == "wait"
+    assert waiting.actions == []
+    assert waiting.wait_seconds == LIMITS.poll_seconds
+    assert waiting.progress == Progress(rounds=1, polls=1, added=("dev", "test"), removed=())
+    again = round_(cards, shares, waiting.progress)
+    assert again.next == "wait"
+    assert again.progress.polls == 2
+
+
+def test_polls_exhausted_raise_timeout_naming_the_stages() -> None:
+    cards, shares = FakeCards(card(CardStatus.PENDING_REVIEW)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    shares.set(CARD_ARN, "test", S.ASSOCIATING)
+    progress = Progress(rounds=1, polls=LIMITS.max_polls, added=("test",))
+    with pytest.raises(ConvergenceTimeoutError, match=r"test did not settle after 3 polls"):
+        round_(cards, shares, progress)
+    # One poll fewer is still a wait.
+    assert round_(cards, shares, Progress(rounds=1, polls=LIMITS.max_polls - 1)).next == "wait"
+
+
+def test_rounds_exhausted_while_actions_remain_raise_timeout() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    with pytest.raises(ConvergenceTimeoutError, match=r"still needs 3 change\(s\) after 2 rounds"):
+        round_(cards, shares, Progress(rounds=LIMITS.max_rounds))
+    assert round_(cards, shares, Progress(rounds=LIMITS.max_rounds - 1)).next == "apply"
+
+
+def test_rounds_exhausted_without_actions_is_still_done() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    assert round_(cards, shares, Progress(rounds=LIMITS.max_rounds, polls=LIMITS.max_polls)).next == "done"
+
+
+def test_failed_association_of_this_execution_raises_with_stage_and_message() -> None:
+    cards, shares = FakeCards(card(CardStatus.PENDING_REVIEW)), FakeShares()
+    applied = round_(cards, shares)
+    shares.apply(applied.actions)
+    shares.settle()
+    shares.set(CARD_ARN, "test", S.FAILED, "The principal 222222222222 is not part of your organization")
+    with pytest.raises(AssociationFailedError) as raised:
+        round_(cards, shares, applied.progress)
+    message = str(raised.value)
+    assert "test: The principal 222222222222 is not part of your organization" in message
+    assert CARD_ARN in message
+    assert "dev" not in message.split("(", 1)[1]
+
+
+def test_failed_association_without_a_message_still_raises() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.FAILED)
+    with pytest.raises(AssociationFailedError, match="dev: no status message"):
+        round_(cards, shares, Progress(rounds=1, added=("dev",)))
+
+
+def test_failed_association_from_before_this_execution_is_associated_again() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.FAILED, "an old failure")
+    step = round_(cards, shares)
+    assert step.next == "apply"
+    assert [(a["op"], a["stage"]) for a in step.actions] == [("associate", "dev")]
+
+
+def test_failed_association_on_an_unwanted_share_is_ignored() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    shares.set(CARD_ARN, "prod", S.FAILED, "old")
+    assert round_(cards, shares, Progress(rounds=1, added=("prod",))).next == "done"
+
+
+def test_deleted_card_is_disassociated_everywhere_and_ends_as_a_no_op() -> None:
+    cards, shares = FakeCards(), FakeShares()
+    for stage in ("dev", "test", "prod"):
+        shares.set(CARD_ARN, stage, S.ASSOCIATED)
+    moves, result = run_workflow(cards, shares)
+    assert moves == ["apply", "done"]
+    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == set()
+    assert result["summary"] == {
+        "card": CARD_ARN,
+        "exists": False,
+        "status": None,
+        "version": None,
+        "sharesAdded": [],
+        "sharesRemoved": ["dev", "prod", "test"],
+    }
+
+
+def test_deleted_card_never_shared_is_done_at_once() -> None:
+    step = round_(FakeCards(), FakeShares())
+    assert step.next == "done"
+    assert step.to_dict()["summary"]["exists"] is False
+    assert step.actions == []
+
+
+def test_done_summary_lists_shares_added() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED, version=4)), FakeShares()
+    moves, result = run_workflow(cards, shares)
+    assert moves == ["apply", "done"]
+    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"dev", "test", "prod"}
+    assert result["next"] == "done"
+    assert result["actions"] == []
+    assert result["summary"] == {
+        "card": CARD_ARN,
+        "exists": True,
+        "status": "Approved",
+        "version": 4,
+        "sharesAdded": ["dev", "prod", "test"],
+        "sharesRemoved": [],
+    }
+
+
+def test_done_summary_lists_shares_removed() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    for stage in ("dev", "test", "prod"):
+        shares.set(CARD_ARN, stage, S.ASSOCIATED)
+    moves, result = run_workflow(cards, shares)
+    assert moves == ["apply", "done"]
+    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"dev"}
+    assert result["summary"]["sharesAdded"] == []
+    assert result["summary"]["sharesRemoved"] == ["prod", "test"]
+
+
+def test_already_converged_card_is_done_in_one_round_with_two_reads() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    step = round_(cards, shares)
+    assert step.next == "done"
+    assert step.progress == Progress()
+    assert len(cards.calls) == 1
+    assert len(shares.calls) == 1
+
+
+def test_status_change_between_rounds_is_converged_on() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    first = round_(cards, shares)
+    shares.apply(first.actions)
+    cards.set_status(CARD_ARN, CardStatus.DRAFT)  # the race: someone moves the card back meanwhile
+    shares.settle()
+    second = round_(cards, shares, first.progress)
+    assert second.next == "apply"
+    assert [(a["op"], a["stage"]) for a in second.actions] == [("disassociate", "test"), ("disassociate", "prod")]
+    shares.apply(second.actions)
+    shares.settle()
+    final = round_(cards, shares, second.progress)
+    assert final.next == "done"
+    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"dev"}
+    assert final.to_dict()["summary"]["status"] == "Draft"
+
+
+def test_associations_are_read_by_the_arn_sagemaker_reports() -> None:
+    reported = CARD_ARN.lower()
+    cards = FakeCards()
+    cards.cards[CARD_ARN] = card(CardStatus.DRAFT, arn=reported)
+    shares = FakeShares()
+    step = round_(cards, shares)
+    assert shares.calls[0][0] == reported
+    assert step.actions[0]["resourceArn"] == reported
+    assert step.to_dict()["summary"]["card"] == CARD_ARN
+
+
+def test_progress_round_trips_through_json() -> None:
+    progress = Progress(rounds=2, polls=5, added=("dev", "test"), removed=("prod",))
+    data = json.loads(json.dumps(progress.to_dict()))
+    assert data == {"rounds": 2, "polls": 5, "added": ["dev", "test"], "removed": ["prod"]}
+    assert Progress.from_dict(data) == progress
+
+
+@pytest.mark.parametrize("empty", [None, {}])
+def test_progress_from_nothing_is_the_start(empty: dict[str, Any] | None) -> None:
+    assert Progress.from_dict(empty) == Progress(rounds=0, polls=0, added=(), removed=())
+
+
+def test_step_to_dict_has_the_keys_the_state_machine_reads() -> None:
+    asl = json.loads((EVENTS.parent / "statemachines" / "promote_card.asl.json").read_text(encoding="utf-8"))
+    selector = asl["States"]["Plan"]["ResultSelector"]
+    read = {value.removeprefix("$.Payload.") for value in selector.values()}
+    data = round_(FakeCards(card(CardStatus.DRAFT)), FakeShares()).to_dict()
+    assert read <= set(data)
+    assert {"op", "shareArn", "resourceArn", "clientToken"} <= set(data["actions"][0])
+
+
+# ---- promote_round ------------------------------------------------------------------------------
+
+
+def settings() -> Settings:
+    return Settings(ACCOUNT, REGION, LADDER, LIMITS)
+
+
+def event(name: str = "card-approved.json") -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def test_promote_round_converges_the_card_in_the_event() -> None:
+    cards, shares = FakeCards(card(CardStatus.PENDING_REVIEW)), FakeShares()
+    parsed, step = promote_round(
+        {"event": event("card-approved.json"), "progress": None, "execution": EXECUTION}, settings(), cards, shares
+    )
+    # The event says Approved, the card is PendingReview now: the card as it is now wins.
+    assert parsed.status is CardStatus.APPROVED
+    assert step.card is not None
+    assert step.card.status is CardStatus.PENDING_REVIEW
+    assert [a["stage"] for a in step.actions] == ["dev", "test"]
+    assert step.actions[0]["clientToken"] == client_token(EXECUTION, 0, SHARE["dev"], Op.ASSOCIATE)
+
+
+def test_promote_round_carries_progress() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATING)
+    progress = Progress(rounds=1, polls=1, added=("dev",)).to_dict()
+    _, step = promote_round({"event": event(), "progress": progress, "execution": EXECUTION}, settings(), cards, shares)
+    assert step.next == "wait"
+    assert step.progress == Progress(rounds=1, polls=2, added=("dev",))
+
+
+@pytest.mark.parametrize("payload", [None, [], "event", 3])
+def test_promote_round_payload_not_an_object(payload: Any) -> None:
+    with pytest.raises(InvalidEventError, match=r"^payload: "):
+        promote_round(payload, settings(), FakeCards(), FakeShares())
+
+
+@pytest.mark.parametrize("execution", [None, "", 42])
+def test_promote_round_needs_the_execution(execution: Any) -> None:
+    payload: dict[str, Any] = {"event": event(), "progress": None, "execution": execution}
+    with pytest.raises(InvalidEventError, match=r"^execution: "):
+        promote_round(payload, settings(), FakeCards(card(CardStatus.DRAFT)), FakeShares())
+    del payload["execution"]
+    with pytest.raises(InvalidEventError, match=r"^execution: "):
+        promote_round(payload, settings(), FakeCards(card(CardStatus.DRAFT)), FakeShares())
+
+
+@pytest.mark.parametrize("progress", [[], "round 1", 1, True])
+def test_promote_round_progress_of_the_wrong_type(progress: Any) -> None:
+    with pytest.raises(InvalidEventError, match=r"^progress: "):
+        promote_round(
+            {"event": event(), "progress": progress, "execution": EXECUTION},
+            settings(),
+            FakeCards(card(CardStatus.DRAFT)),
+            FakeShares(),
+        )
+
+
+def test_promote_round_rejects_a_bad_event_before_reading_anything() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    with pytest.raises(InvalidEventError, match=r"^detail\.ModelCardStatus: "):
+        promote_round(
+            {"event": event("malformed-unknown-status.json"), "progress": None, "execution": EXECUTION},
+            settings(),
+            cards,
+            shares,
+        )
+    with pytest.raises(InvalidEventError, match=r"^event: "):
+        promote_round({"progress": None, "execution": EXECUTION}, settings(), cards, shares)
+    assert cards.calls == []
+    assert shares.calls == []
+
+
+# ---- settings -------------------------------------------------------------------------------------
+
+GOOD_ENV = {"CARDSHARE_ACCOUNT_ID": ACCOUNT, "AWS_REGION": REGION, "CARDSHARE_STAGES": STAGES_JSON}
+
+
+def env(**changes: str | None) -> dict[str, str]:
+    result = copy.deepcopy(GOOD_ENV)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
+
+
+def test_good_environment_gives_settings() -> None:
+    loaded = load_settings(
+        env(CARDSHARE_POLL_SECONDS="0", CARDSHARE_MAX_POLLS="10", CARDSHARE_MAX_ROUNDS="4")  # minimum poll: 0
+    )
+    assert loaded == Settings(ACCOUNT, REGION, LADDER, Limits(poll_seconds=0, max_polls=10, max_rounds=4))
+
+
+def test_defaults_for_the_limits() -> None:
+    assert load_settings(env()).limits == Limits(poll_seconds=5, max_polls=24, max_rounds=3)
+
+
+def test_region_falls_back_to_aws_default_region() -> None:
+    assert load_settings(env(AWS_REGION=None, AWS_DEFAULT_REGION="eu-west-1")).region == "eu-west-1"
+
+
+def test_settings_read_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in GOOD_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CARDSHARE_MAX_ROUNDS", "9")
+    assert load_settings().limits.max_rounds == 9
+
+
+@pytest.mark.parametrize(
+    ("changes", "variable"),
+    [
+        pytest.param({"CARDSHARE_STAGES": None}, "CARDSHARE_STAGES", id="stages-missing"),
+        pytest.param({"CARDSHARE_STAGES": ""}, "CARDSHARE_STAGES", id="stages-empty"),
+        pytest.param({"AWS_REGION": None}, "AWS_REGION", id="region-missing"),
+        pytest.param({"CARDSHARE_POLL_SECONDS": "five"}, "CARDSHARE_POLL_SECONDS", id="poll-not-int"),
+        pytest.param({"CARDSHARE_MAX_POLLS": "2.5"}, "CARDSHARE_MAX_POLLS", id="polls-float"),
+        pytest.param({"CARDSHARE_MAX_ROUNDS": ""}, "CARDSHARE_MAX_ROUNDS", id="rounds-empty"),
+        pytest.param({"CARDSHARE_POLL_SECONDS": "-1"}, "CARDSHARE_POLL_SECONDS", id="poll-below-minimum"),
+        pytest.param({"CARDSHARE_MAX_POLLS": "0"}, "CARDSHARE_MAX_POLLS", id="polls-below-minimum"),
+        pytest.param({"CARDSHARE_MAX_ROUNDS": "0"}, "CARDSHARE_MAX_ROUNDS", id="rounds-below-minimum"),
+    ],
+)
+def test_bad_environment_names_the_variable(changes: dict[str, str | None], variable: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{variable}: "):
+        load_settings(env(**changes))
+
+
+def test_bad_stages_json_fails_with_the_ladder_field() -> None:
+    with pytest.raises(ConfigError, match=r"^stages: not valid JSON"):
+        load_settings(env(CARDSHARE_STAGES="[{"))
+    bad = json.loads(STAGES_JSON)
+    bad[2]["principals"] = ACCOUNT
+    with pytest.raises(ConfigError, match=r"^stages\[2\] \(prod\)\.principals: "):
+        load_settings(env(CARDSHARE_STAGES=json.dumps(bad)))
+
+
+def test_missing_account_fails_as_the_owner_account() -> None:
+    with pytest.raises(ConfigError, match=r"^owner account: "):
+        load_settings(env(CARDSHARE_ACCOUNT_ID=None))

@@ -1,0 +1,480 @@
+"""Static checks of template.yaml and the ASL: trigger, wiring, read-only prod, least privilege, logs."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+from template_loader import ROOT, load_template
+
+from cardshare.policy import Access, ladder_from_json
+from cardshare.settings import load_settings
+
+ACCOUNT = "123456789012"
+EVENTS = ROOT / "events"
+STATE_MACHINES = ROOT / "statemachines"
+TEMPLATE = load_template()
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+
+
+def of_type(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: resource for name, resource in RESOURCES.items() if resource["Type"] == kind}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def resolve(value: Any, refs: dict[str, Any]) -> Any:
+    """Replace {"Ref": X} by refs[X] wherever it appears."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in refs:
+            return refs[value["Ref"]]
+        return {key: resolve(item, refs) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve(item, refs) for item in value]
+    return value
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+# ---- the trigger ----------------------------------------------------------------------------------
+
+
+def card_rule_name() -> str:
+    rules = [
+        name
+        for name, rule in of_type("AWS::Events::Rule").items()
+        if "SageMaker Model Card State Change" in rule["Properties"]["EventPattern"].get("detail-type", [])
+    ]
+    assert len(rules) == 1, "expected exactly one rule on SageMaker Model Card State Change"
+    return rules[0]
+
+
+def card_rule() -> dict[str, Any]:
+    return RESOURCES[card_rule_name()]
+
+
+def rule_pattern() -> EventPattern:
+    pattern = resolve(card_rule()["Properties"]["EventPattern"], {"AWS::AccountId": ACCOUNT})
+    return EventPattern.load(json.dumps(pattern))
+
+
+def test_rule_pattern_is_scoped_to_this_account_by_ref() -> None:
+    pattern = card_rule()["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.sagemaker"]
+    assert pattern["account"] == [{"Ref": "AWS::AccountId"}]
+
+
+@pytest.mark.parametrize("sample", sorted(path.name for path in EVENTS.glob("card-*.json")))
+def test_rule_matches_every_status_sample(sample: str) -> None:
+    assert rule_pattern().matches_event(load_event(sample))
+
+
+def test_there_are_status_samples_for_every_status() -> None:
+    statuses = {load_event(path.name)["detail"]["ModelCardStatus"] for path in EVENTS.glob("card-*.json")}
+    assert statuses == {"Draft", "PendingReview", "Approved", "Archived"}
+
+
+def test_rule_does_not_match_a_model_package_event() -> None:
+    assert not rule_pattern().matches_event(load_event("other-model-package-state-change.json"))
+
+
+def test_rule_does_not_match_another_account() -> None:
+    event = load_event("card-approved.json")
+    event["account"] = "999999999999"
+    assert not rule_pattern().matches_event(event)
+    assert not rule_pattern().matches_event(load_event("reference-model-card-state-change.json"))
+
+
+def test_rule_does_not_match_another_source() -> None:
+    event = load_event("card-approved.json")
+    event["source"] = "custom.sagemaker"
+    assert not rule_pattern().matches_event(event)
+
+
+def test_rule_targets_the_state_machine_with_dlq_and_retry_policy() -> None:
+    rule = card_rule()
+    assert rule["Properties"].get("State", "ENABLED") == "ENABLED"
+    targets = rule["Properties"]["Targets"]
+    assert len(targets) == 1
+    target = targets[0]
+    assert target["Arn"] == {"Ref": "PromoteCardStateMachine"}
+    assert RESOURCES["PromoteCardStateMachine"]["Type"] == "AWS::Serverless::StateMachine"
+    dlq = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"]
+    assert RESOURCES[dlq[0]]["Type"] == "AWS::SQS::Queue"
+    assert dlq[1] == "Arn"
+    retry = target["RetryPolicy"]
+    assert 0 <= retry["MaximumRetryAttempts"] <= 185
+    assert 60 <= retry["MaximumEventAgeInSeconds"] <= 86400
+
+
+def test_dead_letter_queue_accepts_events_from_this_rule_only() -> None:
+    queue = card_rule()["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    policies = [
+        policy
+        for policy in of_type("AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue} in policy["Properties"]["Queues"]
+    ]
+    assert len(policies) == 1
+    (statement,) = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [card_rule_name(), "Arn"]}
+
+
+# ---- the workflow -----------------------------------------------------------------------------------
+
+
+def state_machines() -> dict[str, dict[str, Any]]:
+    machines = of_type("AWS::Serverless::StateMachine")
+    assert machines, "no state machine in the template"
+    return machines
+
+
+def definition_path(machine: dict[str, Any]) -> Path:
+    return ROOT / machine["Properties"]["DefinitionUri"]
+
+
+def test_every_asl_file_is_used_by_a_state_machine() -> None:
+    used = {definition_path(machine).resolve() for machine in state_machines().values()}
+    assert {path.resolve() for path in STATE_MACHINES.glob("*.asl.json")} <= used
+    assert all(path.is_file() for path in used)
+
+
+@pytest.mark.parametrize("name", sorted(of_type("AWS::Serverless::StateMachine")))
+def test_definition_substitutions_match_the_placeholders(name: str) -> None:
+    machine = state_machines()[name]
+    text = definition_path(machine).read_text(encoding="utf-8")
+    placeholders = set(re.findall(r"\$\{([^}]*)\}", text))
+    substitutions = set(machine["Properties"].get("DefinitionSubstitutions", {}))
+    assert placeholders == substitutions, (
+        f"in the ASL only: {placeholders - substitutions}; in DefinitionSubstitutions only: "
+        f"{substitutions - placeholders}"
+    )
+
+
+def all_state_sets(definition: dict[str, Any], where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every (StartAt, States) scope: the top level, Map processors/iterators, Parallel branches."""
+    yield where or "top", definition
+    for name, state in definition["States"].items():
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                yield from all_state_sets(state[key], f"{where}{name}.{key}/")
+        for index, branch in enumerate(state.get("Branches", [])):
+            yield from all_state_sets(branch, f"{where}{name}.Branches[{index}]/")
+
+
+def transitions(state: dict[str, Any]) -> list[str]:
+    targets = [state[key] for key in ("Next", "Default") if key in state]
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    targets += [catch["Next"] for catch in state.get("Catch", [])]
+    return targets
+
+
+@pytest.mark.parametrize("path", sorted(STATE_MACHINES.glob("*.asl.json")), ids=lambda p: p.name)
+def test_asl_is_json_and_every_transition_exists(path: Path) -> None:
+    definition = json.loads(path.read_text(encoding="utf-8"))
+    scopes = list(all_state_sets(definition))
+    assert len(scopes) >= 1
+    for scope, states in scopes:
+        names = set(states["States"])
+        assert states["StartAt"] in names, f"{scope}: StartAt {states['StartAt']}"
+        reachable = {states["StartAt"]}
+        frontier = [states["StartAt"]]
+        while frontier:
+            state = states["States"][frontier.pop()]
+            for target in transitions(state):
+                assert target in names, f"{scope}: transition to missing state {target!r}"
+                if target not in reachable:
+                    reachable.add(target)
+                    frontier.append(target)
+        assert reachable == names, f"{scope}: unreachable states {names - reachable}"
+        for name, state in states["States"].items():
+            if state["Type"] in {"Task", "Pass", "Wait", "Map", "Parallel"}:
+                assert ("Next" in state) != bool(state.get("End")), f"{scope}{name}: needs exactly one of Next/End"
+            if state["Type"] == "Choice":
+                assert state["Choices"], f"{scope}{name}: a Choice without choices"
+
+
+def test_asl_fails_with_an_error_for_unknown_moves() -> None:
+    definition = json.loads((STATE_MACHINES / "promote_card.asl.json").read_text(encoding="utf-8"))
+    next_move = definition["States"]["NextMove"]
+    assert {choice["StringEquals"] for choice in next_move["Choices"]} == {"apply", "wait", "done"}
+    assert definition["States"][next_move["Default"]]["Type"] == "Fail"
+
+
+def test_ram_calls_in_the_asl_use_the_plans_client_token() -> None:
+    text = (STATE_MACHINES / "promote_card.asl.json").read_text(encoding="utf-8")
+    definition = json.loads(text)
+    processor = definition["States"]["Apply"]["ItemProcessor"]["States"]
+    for name in ("Associate", "Disassociate"):
+        assert processor[name]["Parameters"]["ClientToken.$"] == "$.clientToken"
+        assert processor[name]["Resource"].startswith("arn:aws:states:::aws-sdk:ram:")
+
+
+# ---- sharing: read-write dev/test, read-only prod -----------------------------------------------
+
+
+def shares() -> dict[str, dict[str, Any]]:
+    found = of_type("AWS::RAM::ResourceShare")
+    assert set(found) == {"DevShare", "TestShare", "ProdShare"}
+    return found
+
+
+def permission_actions() -> tuple[list[str], list[str]]:
+    """The prod permission's actions: (with export allowed, without)."""
+    (permission,) = of_type("AWS::RAM::Permission").values()
+    properties = permission["Properties"]
+    assert properties["ResourceType"] == "sagemaker:ModelCard"
+    template = properties["PolicyTemplate"]
+    assert template["Effect"] == "Allow"
+    assert "Resource" not in template
+    assert "Principal" not in template
+    condition, export, no_export = template["Action"]["Fn::If"]
+    assert TEMPLATE["Conditions"][condition] == {"Fn::Equals": [{"Ref": "ProdAllowExport"}, "true"]}
+    assert TEMPLATE["Parameters"]["ProdAllowExport"]["Default"] == "false"
+    return as_list(export), as_list(no_export)
+
+
+@pytest.mark.parametrize("branch", ["export", "no-export"])
+def test_prod_permission_grants_no_write_action(branch: str) -> None:
+    export, no_export = permission_actions()
+    actions = export if branch == "export" else no_export
+    assert actions, "an empty permission"
+    for action in actions:
+        assert action.startswith("sagemaker:")
+        assert "*" not in action
+        verb = action.split(":", 1)[1]
+        assert not any(word in verb for word in ("Update", "Delete", "Put")), action
+        if "Create" in verb:
+            assert branch == "export", f"{action} outside the export branch"
+            assert verb == "CreateModelCardExportJob", action
+
+
+def test_prod_permission_is_describe_and_list_versions_plus_export_when_allowed() -> None:
+    export, no_export = permission_actions()
+    read = {"sagemaker:DescribeModelCard", "sagemaker:ListModelCardVersions"}
+    assert set(no_export) == read
+    assert set(export) == read | {"sagemaker:CreateModelCardExportJob", "sagemaker:DescribeModelCardExportJob"}
+
+
+def test_prod_share_uses_the_read_only_permission_or_the_parameter() -> None:
+    (permission_name,) = of_type("AWS::RAM::Permission")
+    (arn,) = shares()["ProdShare"]["Properties"]["PermissionArns"]
+    condition, created, given = arn["Fn::If"]
+    assert created == {"Fn::GetAtt": [permission_name, "Arn"]}
+    assert given == {"Ref": "ProdPermissionArn"}
+    assert TEMPLATE["Conditions"][condition] == {"Fn::Equals": [{"Ref": "ProdPermissionArn"}, ""]}
+    assert RESOURCES[permission_name].get("Condition") == condition
+    assert TEMPLATE["Parameters"]["ProdPermissionArn"]["Default"] == ""
+
+
+@pytest.mark.parametrize("share", ["DevShare", "TestShare"])
+def test_dev_and_test_use_the_managed_model_card_permission(share: str) -> None:
+    (arn,) = shares()[share]["Properties"]["PermissionArns"]
+    assert arn == {"Fn::Sub": "arn:${AWS::Partition}:ram::aws:permission/AWSRAMPermissionSageMakerModelCards"}
+
+
+@pytest.mark.parametrize("share", ["DevShare", "TestShare", "ProdShare"])
+def test_shares_keep_external_principals_out_by_default(share: str) -> None:
+    value = shares()[share]["Properties"]["AllowExternalPrincipals"]
+    assert value == {"Ref": "AllowExternalPrincipals"}
+    parameter = TEMPLATE["Parameters"]["AllowExternalPrincipals"]
+    assert parameter["Default"] == "false"
+    assert set(parameter["AllowedValues"]) == {"true", "false"}
+
+
+@pytest.mark.parametrize(("share", "parameter"), [("DevShare", "Dev"), ("TestShare", "Test"), ("ProdShare", "Prod")])
+def test_share_principals_come_from_their_parameter(share: str, parameter: str) -> None:
+    principals = shares()[share]["Properties"]["Principals"]
+    condition, given, none = principals["Fn::If"]
+    assert given == {"Ref": f"{parameter}AccountIds"}
+    assert none == {"Ref": "AWS::NoValue"}
+    assert TEMPLATE["Parameters"][f"{parameter}AccountIds"]["Type"] == "CommaDelimitedList"
+    assert f"{parameter}AccountIds" in json.dumps(TEMPLATE["Conditions"][condition])
+
+
+# ---- least privilege ----------------------------------------------------------------------------------
+
+
+def statements() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every IAM policy statement in the template, with the resource that holds it."""
+    for name, resource in RESOURCES.items():
+        properties = resource.get("Properties", {})
+        documents: list[Any] = []
+        if resource["Type"] in {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}:
+            documents += [policy for policy in as_list(properties.get("Policies", [])) if "Statement" in policy]
+        elif resource["Type"] == "AWS::IAM::Role":
+            documents += [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        elif resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
+            documents.append(properties["PolicyDocument"])
+        for document in documents:
+            for statement in as_list(document["Statement"]):
+                yield name, statement
+
+
+def test_the_policy_walk_finds_statements() -> None:
+    holders = {name for name, _ in statements()}
+    assert {"PlanCardFunction", "PromoteCardStateMachine", "CardStateChangeRuleRole"} <= holders
+
+
+def test_no_statement_denies_nothing_or_allows_every_action() -> None:
+    for holder, statement in statements():
+        for action in as_list(statement["Action"]):
+            assert action != "*" and not action.endswith(":*"), f"{holder}: {action}"
+
+
+RAM_READS = ("ram:Get", "ram:List")
+
+
+def test_ram_write_actions_are_scoped_to_the_stacks_shares() -> None:
+    share_arns = [{"Fn::GetAtt": [name, "Arn"]} for name in shares()]
+    writes_seen = 0
+    for holder, statement in statements():
+        actions = [a for a in as_list(statement["Action"]) if a.startswith("ram:") and not a.startswith(RAM_READS)]
+        if not actions:
+            continue
+        writes_seen += 1
+        resources = as_list(statement["Resource"])
+        assert "*" not in resources, f"{holder}: {actions} on *"
+        assert all(resource in share_arns for resource in resources), f"{holder}: {actions} on {resources}"
+        assert not any(a.startswith("ram:Delete") or a.startswith("ram:Update") for a in actions), holder
+    assert writes_seen >= 1
+
+
+MODEL_CARDS_OF_THIS_ACCOUNT = re.compile(
+    r"^arn:\$\{AWS::Partition\}:sagemaker:\$\{AWS::Region\}:\$\{AWS::AccountId\}:model-card/[^:]*$"
+)
+
+
+def test_sagemaker_actions_are_scoped_to_this_accounts_model_cards() -> None:
+    seen = set()
+    for holder, statement in statements():
+        actions = [a for a in as_list(statement["Action"]) if a.startswith("sagemaker:")]
+        if not actions:
+            continue
+        seen.update(actions)
+        for resource in as_list(statement["Resource"]):
+            assert isinstance(resource, dict), f"{holder}: {actions} on {resource}"
+            assert MODEL_CARDS_OF_THIS_ACCOUNT.match(resource["Fn::Sub"]), f"{holder}: {actions} on {resource}"
+    assert "sagemaker:DescribeModelCard" in seen
+
+
+def test_plan_function_only_reads() -> None:
+    actions = {a for holder, s in statements() if holder == "PlanCardFunction" for a in as_list(s["Action"])}
+    assert actions == {"sagemaker:DescribeModelCard", "ram:GetResourceShareAssociations"}
+
+
+def test_rule_role_may_only_start_the_state_machine() -> None:
+    role = RESOURCES["CardStateChangeRuleRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    role_statements = [s for holder, s in statements() if holder == "CardStateChangeRuleRole"]
+    assert role_statements == [
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": "PromoteCardStateMachine"}}
+    ]
+
+
+# ---- logs ----------------------------------------------------------------------------------------------
+
+
+def test_every_log_group_has_a_retention() -> None:
+    groups = of_type("AWS::Logs::LogGroup")
+    assert groups
+    for name, group in groups.items():
+        assert group["Properties"].get("RetentionInDays") == {"Ref": "LogRetentionInDays"}, name
+    assert (
+        TEMPLATE["Parameters"]["LogRetentionInDays"]["Default"]
+        in TEMPLATE["Parameters"]["LogRetentionInDays"]["AllowedValues"]
+    )
+
+
+def test_every_function_and_state_machine_logs_into_a_log_group_of_the_template() -> None:
+    groups = of_type("AWS::Logs::LogGroup")
+    for name, function in of_type("AWS::Serverless::Function").items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]
+        assert group["Ref"] in groups, f"{name} logs into a group without retention"
+    for name, machine in state_machines().items():
+        for destination in machine["Properties"]["Logging"]["Destinations"]:
+            group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+            assert group in groups, f"{name} logs into a group without retention"
+
+
+# ---- the function's configuration ------------------------------------------------------------------
+
+
+def function_environment() -> dict[str, Any]:
+    return RESOURCES["PlanCardFunction"]["Properties"]["Environment"]["Variables"]
+
+
+def test_function_sets_every_variable_settings_reads() -> None:
+    source = (ROOT / "layers" / "cardshare" / "cardshare" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'"(CARDSHARE_[A-Z_]+)"', source))
+    assert read
+    assert read == set(function_environment())
+
+
+def rendered_stages(values: dict[str, str]) -> str:
+    body, variables = function_environment()["CARDSHARE_STAGES"]["Fn::Sub"]
+    assert set(re.findall(r"\$\{([^}]*)\}", body)) == set(variables)
+    return re.sub(r"\$\{([^}]*)\}", lambda match: values[match.group(1)], body)
+
+
+def parameters_to_stages(overrides: dict[str, str]) -> str:
+    """Render CARDSHARE_STAGES the way CloudFormation would for the given parameter values."""
+    _, variables = function_environment()["CARDSHARE_STAGES"]["Fn::Sub"]
+    values = {}
+    for name, expression in variables.items():
+        if "Fn::Join" in expression:
+            parameter = expression["Fn::Join"][1]["Ref"]
+            default = TEMPLATE["Parameters"][parameter]["Default"]
+            values[name] = overrides.get(parameter, default)
+        else:
+            share = expression["Fn::GetAtt"][0]
+            values[name] = f"arn:aws:ram:us-east-1:{ACCOUNT}:resource-share/{share.lower()}-1234"
+    return rendered_stages(values)
+
+
+def test_stages_the_template_renders_with_its_defaults_are_valid() -> None:
+    environment = {"CARDSHARE_ACCOUNT_ID": ACCOUNT, "AWS_REGION": "us-east-1"}
+    environment["CARDSHARE_STAGES"] = parameters_to_stages({})
+    for key in ("CARDSHARE_POLL_SECONDS", "CARDSHARE_MAX_POLLS", "CARDSHARE_MAX_ROUNDS"):
+        parameter = function_environment()[key]["Ref"]
+        environment[key] = str(TEMPLATE["Parameters"][parameter]["Default"])
+    settings = load_settings(environment)
+    assert [stage.name for stage in settings.ladder.stages] == ["dev", "test", "prod"]
+    assert [stage.access for stage in settings.ladder.stages] == [
+        Access.READ_WRITE,
+        Access.READ_WRITE,
+        Access.READ_ONLY,
+    ]
+    assert all(stage.principals == () for stage in settings.ladder.stages)
+
+
+def samconfig_overrides() -> dict[str, dict[str, str]]:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    result = {}
+    for env, commands in config.items():
+        if not isinstance(commands, dict) or "deploy" not in commands:
+            continue
+        overrides = commands["deploy"]["parameters"].get("parameter_overrides", [])
+        result[env] = dict(item.split("=", 1) for item in as_list(overrides))
+    return result
+
+
+def test_samconfig_environments_give_a_valid_ladder() -> None:
+    environments = samconfig_overrides()
+    assert environments
+    for env, overrides in environments.items():
+        assert set(overrides) <= set(TEMPLATE["Parameters"]), f"{env}: unknown parameter"
+        ladder = ladder_from_json(parameters_to_stages(overrides), ACCOUNT)
+        assert len(ladder.stages) == 3, env
