@@ -1,0 +1,306 @@
+"""Lambda functions that run their real handler, in this process.
+
+Without Docker, moto 5.2.5's Lambda either echoes the payload (``use_docker: False``) or fails with
+"error running docker". AWS runs the function's code: this patch imports the handler of every function
+whose source was registered with :func:`register_source` and calls it, with the function's environment
+and a context object, and answers like the Lambda Invoke API (``FunctionError: Unhandled`` and the
+runtime's error document when the handler raises). Functions nobody registered keep moto's behaviour.
+
+Known differences from AWS, by design:
+- The handler runs with this process's AWS credentials, not the function role's (botocore caches the
+  credentials of the default session, so swapping them per invocation would not be reliable).
+- ``Timeout`` is reported by ``get_remaining_time_in_millis`` but not enforced.
+- Asynchronous invocations (``Event``) run synchronously before Invoke returns 202; their retries,
+  on-failure destinations and dead-letter queues are not emulated (a failure is logged and recorded).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, cast
+
+from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+LOG = logging.getLogger(__name__)
+
+_ORIGINALS: dict[str, Callable[..., Any]] = {}
+# Executions run in threads and os.environ / sys.path are process-wide: one invocation at a time.
+# Re-entrant, because a handler may invoke another function (or cause an event that does) in-process.
+_LOCK = threading.RLock()
+_SOURCES: dict[str, Source] = {}
+_MODULES: dict[str, ModuleType] = {}
+_INVOCATIONS: list[Invocation] = []
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a function's code and its layers live on disk."""
+
+    code_dir: Path
+    layer_dirs: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One in-process invocation: who, how, and the error type if the handler raised."""
+
+    function_name: str
+    request_id: str
+    invocation_type: str
+    error_type: str | None = None
+
+
+@dataclass
+class LambdaContext:
+    """The attributes and method of the Python runtime's context object that handlers use."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_seconds: float = 3.0
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's configured timeout (not enforced locally)."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def install() -> None:
+    """Run registered functions' handlers on Invoke (idempotent)."""
+    if _ORIGINALS:
+        return
+    _ORIGINALS["LambdaFunction.invoke"] = LambdaFunction.invoke
+    _ORIGINALS["LambdaSimpleBackend.invoke"] = LambdaSimpleBackend.invoke
+    LambdaFunction.invoke = _function_invoke  # type: ignore[method-assign]
+    LambdaSimpleBackend.invoke = _simple_backend_invoke  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Give moto back its own invoke."""
+    if _ORIGINALS:
+        LambdaFunction.invoke = _ORIGINALS.pop("LambdaFunction.invoke")  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = _ORIGINALS.pop("LambdaSimpleBackend.invoke")  # type: ignore[method-assign]
+
+
+def register_source(function_name: str, code_dir: Path, layer_dirs: Sequence[Path] = ()) -> None:
+    """Run ``function_name``'s handler from ``code_dir`` (with ``layer_dirs`` importable) on Invoke."""
+    source = Source(Path(code_dir).resolve(), tuple(Path(p).resolve() for p in layer_dirs))
+    with _LOCK:
+        if _SOURCES.get(function_name) != source:
+            _MODULES.pop(function_name, None)
+        _SOURCES[function_name] = source
+
+
+def registered() -> dict[str, Source]:
+    """The registry: function name to its source."""
+    with _LOCK:
+        return dict(_SOURCES)
+
+
+def invocations() -> list[Invocation]:
+    """Every in-process invocation since the last ``reset()``."""
+    with _LOCK:
+        return list(_INVOCATIONS)
+
+
+def reset(*, sources: bool = False) -> None:
+    """Drop loaded handler modules (the next invoke is a cold start) and the invocation record.
+
+    With ``sources=True`` the registry is emptied too.
+    """
+    with _LOCK:
+        for module in _MODULES.values():
+            sys.modules.pop(module.__name__, None)
+        _MODULES.clear()
+        _INVOCATIONS.clear()
+        if sources:
+            _SOURCES.clear()
+
+
+# --- the patched entry points --------------------------------------------------------------------
+
+
+def _simple_backend_invoke(
+    self: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: Any,
+) -> str | bytes | None:
+    # The docker-free backend never looks at the function; for registered code use the full path.
+    fn = self.get_function(function_name, qualifier)
+    if fn.function_name in _SOURCES:
+        return LambdaBackend.invoke(self, function_name, qualifier, body, headers, response_headers)
+    original = _ORIGINALS["LambdaSimpleBackend.invoke"]
+    return cast("str | bytes | None", original(self, function_name, qualifier, body, headers, response_headers))
+
+
+def _function_invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
+    source = _SOURCES.get(self.function_name)
+    if source is None:
+        return cast("str | bytes", _ORIGINALS["LambdaFunction.invoke"](self, body, request_headers, response_headers))
+    invocation_type = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
+    event = _parse_event(body)
+    if invocation_type == "DryRun":
+        return b""
+    request_id = str(uuid.uuid4())
+    response_headers["x-amz-executed-version"] = str(self.version)
+    error, payload = invoke_handler(self, source, event, request_id, invocation_type)
+    if invocation_type == "Event":
+        # The caller got 202 as soon as Lambda queued the event; the outcome is only logged.
+        if error:
+            LOG.warning("asynchronous invocation %s of %s failed: %s", request_id, self.function_name, payload)
+        return b""
+    if error:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    return payload
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _parse_event(body: Any) -> Any:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    if body is None or body == "":
+        return {}
+    if not isinstance(body, str):
+        return body
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise LambdaClientError(
+            "InvalidRequestContentException", f"Could not parse request body into json: {error}"
+        ) from error
+
+
+# --- running a handler ---------------------------------------------------------------------------
+
+
+def invoke_handler(
+    fn: LambdaFunction, source: Source, event: Any, request_id: str, invocation_type: str = "RequestResponse"
+) -> tuple[bool, bytes]:
+    """Call the function's handler; return (failed, payload) where payload is the Invoke response body."""
+    module_part, _, attribute = str(fn.handler or "app.handler").rpartition(".")
+    context = LambdaContext(
+        function_name=fn.function_name,
+        function_version=str(fn.version),
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size),
+        aws_request_id=request_id,
+        log_group_name=fn.logs_group_name,
+        log_stream_name=f"{time.strftime('%Y/%m/%d')}/[{fn.version}]{uuid.uuid4().hex}",
+        timeout_seconds=float(fn.timeout or 3),
+    )
+    error_type: str | None = None
+    with _LOCK, _function_environment(fn, source, context):
+        try:
+            module = _load(fn.function_name, source, module_part or "app")
+            handler = getattr(module, attribute)
+            result = handler(event, context)
+            try:
+                payload = json.dumps(result).encode("utf-8")
+            except (TypeError, ValueError) as error:
+                # The runtime cannot serialize the return value: Lambda reports Runtime.MarshalError.
+                error_type = "Runtime.MarshalError"
+                payload = _error_document(error_type, f"Unable to marshal response: {error}", request_id, [])
+        except Exception as error:
+            error_type = type(error).__name__
+            frames = traceback.extract_tb(error.__traceback__)
+            # Keep the function's own frames, as the runtime shows them (not this module's).
+            frames = traceback.StackSummary.from_list([f for f in frames if f.filename != __file__])
+            payload = _error_document(error_type, str(error), request_id, traceback.format_list(frames))
+        finally:
+            _INVOCATIONS.append(Invocation(fn.function_name, request_id, invocation_type, error_type))
+    return error_type is not None, payload
+
+
+def _error_document(error_type: str, message: str, request_id: str, stack: list[str]) -> bytes:
+    return json.dumps(
+        {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
+    ).encode("utf-8")
+
+
+def _load(function_name: str, source: Source, module_part: str) -> ModuleType:
+    """The function's handler module, imported once per function (a warm container)."""
+    cached = _MODULES.get(function_name)
+    if cached is not None:
+        return cached
+    path = source.code_dir / (module_part.replace(".", "/") + ".py")
+    unique = "cardshare_lambda_" + re.sub(r"\W", "_", function_name) + "_" + re.sub(r"\W", "_", module_part)
+    spec = importlib.util.spec_from_file_location(unique, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"Unable to import module '{module_part}': no {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(unique, None)
+        raise
+    _MODULES[function_name] = module
+    return module
+
+
+@contextmanager
+def _function_environment(fn: LambdaFunction, source: Source, context: LambdaContext) -> Iterator[None]:
+    """os.environ and sys.path as the Lambda runtime sets them, restored afterwards."""
+    variables: Mapping[str, str] = {
+        "AWS_REGION": fn.region,
+        "AWS_DEFAULT_REGION": fn.region,
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_LOG_GROUP_NAME": context.log_group_name,
+        "AWS_LAMBDA_LOG_STREAM_NAME": context.log_stream_name,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time or 'python3.12'}",
+        "LAMBDA_TASK_ROOT": str(source.code_dir),
+        "_HANDLER": str(fn.handler),
+        # The function's own variables win, as in AWS (except reserved names, which AWS rejects).
+        **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
+    }
+    saved_env = {k: os.environ.get(k) for k in variables}
+    saved_path = list(sys.path)
+    os.environ.update(variables)
+    sys.path[:0] = [str(source.code_dir), *(str(p) for p in source.layer_dirs)]
+    try:
+        yield
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        sys.path[:] = saved_path

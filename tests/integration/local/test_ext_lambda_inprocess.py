@@ -1,0 +1,148 @@
+"""Smoke tests of cardshare_local.extensions.lambda_inprocess: stock moto echoes or needs Docker."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import textwrap
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from cardshare_local.accounts import MODEL_CARD_ACCOUNT, REGION
+from cardshare_local.extensions import lambda_inprocess
+
+HANDLER = """
+import os
+
+import greeting  # from the layer
+
+COLD_STARTS = 0
+COLD_STARTS += 1
+
+
+class CardNotReady(Exception):
+    pass
+
+
+def handler(event, context):
+    if event.get("fail"):
+        raise CardNotReady("card " + event["fail"] + " is not ready")
+    if event.get("unserializable"):
+        return {1, 2}
+    return {
+        "echo": event,
+        "greeting": greeting.GREETING,
+        "stage": os.environ["STAGE"],
+        "region": os.environ["AWS_REGION"],
+        "name_env": os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+        "function_name": context.function_name,
+        "arn": context.invoked_function_arn,
+        "memory": context.memory_limit_in_mb,
+        "request_id": context.aws_request_id,
+        "remaining": context.get_remaining_time_in_millis(),
+        "cold_starts": COLD_STARTS,
+    }
+"""
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def function_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    code, layer = tmp_path / "fn", tmp_path / "layer"
+    code.mkdir()
+    layer.mkdir()
+    (code / "app.py").write_text(textwrap.dedent(HANDLER))
+    (layer / "greeting.py").write_text('GREETING = "hello"\n')
+    return code, layer
+
+
+@pytest.fixture(params=[{}, {"lambda": {"use_docker": False}}], ids=["docker-backend", "simple-backend"])
+def aws(request: pytest.FixtureRequest, function_dirs: tuple[Path, Path]) -> Iterator[Any]:
+    lambda_inprocess.install()
+    code, layer = function_dirs
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, **request.param}):
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        client = boto3.client("lambda", region_name=REGION)
+        client.create_function(
+            FunctionName="plan-card",
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.handler",
+            Code={"ZipFile": _zip()},
+            Environment={"Variables": {"STAGE": "local"}},
+            MemorySize=256,
+            Timeout=30,
+        )
+        lambda_inprocess.register_source("plan-card", code, [layer])
+        yield client
+    lambda_inprocess.reset(sources=True)
+
+
+def _invoke(client: Any, payload: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    response = client.invoke(FunctionName="plan-card", Payload=json.dumps(payload).encode(), **kwargs)
+    body = response["Payload"].read()
+    return response, json.loads(body) if body else None
+
+
+def test_request_response_runs_the_real_handler(aws: Any) -> None:
+    response, result = _invoke(aws, {"card": "churn"})
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response
+    assert result["echo"] == {"card": "churn"}
+    assert result["greeting"] == "hello"
+    assert (result["stage"], result["region"], result["name_env"]) == ("local", REGION, "plan-card")
+    assert result["function_name"] == "plan-card"
+    assert result["arn"] == f"arn:aws:lambda:{REGION}:{MODEL_CARD_ACCOUNT}:function:plan-card"
+    assert result["memory"] == 256
+    assert 0 < result["remaining"] <= 30_000
+    assert len(result["request_id"]) == 36
+    # The function's environment is the function's only while it runs.
+    assert "STAGE" not in os.environ
+    assert os.environ.get("AWS_LAMBDA_FUNCTION_NAME") is None
+
+
+def test_module_stays_warm_until_reset(aws: Any) -> None:
+    assert _invoke(aws, {})[1]["cold_starts"] == 1
+    assert _invoke(aws, {})[1]["cold_starts"] == 1  # the same module: a warm container
+    lambda_inprocess.reset()
+    assert _invoke(aws, {})[1]["cold_starts"] == 1  # re-imported from scratch
+    assert len(lambda_inprocess.invocations()) == 1
+
+
+def test_handler_exception_is_an_unhandled_function_error(aws: Any) -> None:
+    response, error = _invoke(aws, {"fail": "churn"})
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "CardNotReady"
+    assert error["errorMessage"] == "card churn is not ready"
+    assert len(error["requestId"]) == 36
+    assert any("in handler" in line for line in error["stackTrace"])
+    assert lambda_inprocess.invocations()[-1].error_type == "CardNotReady"
+
+
+def test_unserializable_result_is_a_marshal_error(aws: Any) -> None:
+    response, error = _invoke(aws, {"unserializable": True})
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.MarshalError"
+
+
+def test_event_invocation_runs_the_handler_and_returns_202(aws: Any) -> None:
+    response = aws.invoke(FunctionName="plan-card", InvocationType="Event", Payload=b'{"fail": "x"}')
+    assert response["StatusCode"] == 202
+    assert response["Payload"].read() == b""
+    [invocation] = lambda_inprocess.invocations()
+    assert (invocation.invocation_type, invocation.error_type) == ("Event", "CardNotReady")
