@@ -23,7 +23,7 @@ $(SAMVENV)/.installed: requirements/sam.txt
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) -m cardshare_local demo
+	$(PY) -m cardshare_local demo $(ARGS)
 
 serve: $(VENV)/.installed
 	$(PY) -m cardshare_local serve

@@ -26,6 +26,7 @@ _session = boto3.Session()
 _config = Config(retries={"mode": "adaptive", "max_attempts": 8})
 cards = ModelCards.from_session(_session, _config)
 shares = ResourceShares.from_session(_session, _config)
+_OUTCOME_METRICS = {"apply": "ApplyRounds", "wait": "WaitRounds", "done": "Converged"}
 
 
 @functools.cache
@@ -55,6 +56,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "progress": result["progress"],
         },
     )
+    metrics.add_metric(name=_OUTCOME_METRICS[step.next], unit=MetricUnit.Count, value=1)
     for action in step.actions:
         metrics.add_metric(
             name="SharesAdded" if action["op"] == "associate" else "SharesRemoved", unit=MetricUnit.Count, value=1

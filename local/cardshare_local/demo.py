@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from cardshare.status import CardStatus
 from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT
+from cardshare_local.extensions import lambda_inprocess
 from cardshare_local.runtime import LocalAws, local_aws
 
 CARD_NAME = "Customer-Churn-Model-Card"
@@ -178,11 +179,18 @@ def play(system: LocalAws, out: TextIO = sys.stdout) -> Timeline:
     return timeline
 
 
-def main(out: TextIO = sys.stdout) -> int:
-    """Deploy, play, report; 0 when every step converged."""
+def main(out: TextIO = sys.stdout, verbose: bool = False) -> int:
+    """Deploy, play, report; 0 when every step converged. ``verbose`` echoes the Lambda log."""
     began = time.monotonic()
+    if verbose:
+        lambda_inprocess.ECHO = lambda function, line: print(f"         [{function}] {line}", file=out)
     with local_aws() as system:
         timeline = play(system, out)
+        function = system.stack.resources["PlanCardFunction"]
+        lines = lambda_inprocess.logs(function)
+        print(
+            f"\nThe plan function logged {len(lines)} structured lines (make demo ARGS=--verbose shows them).", file=out
+        )
     print(f"\nWall time: {time.monotonic() - began:.1f}s", file=out)
     if timeline.problems:
         print("\nDID NOT CONVERGE:", file=out)

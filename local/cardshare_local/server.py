@@ -14,6 +14,7 @@ from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT, REGION
+from cardshare_local.extensions import lambda_inprocess
 from cardshare_local.runtime import deploy_local
 
 _HELP = """
@@ -50,6 +51,7 @@ def main(port: int) -> int:
         }
     )
     default_user_config["stepfunctions"]["execute_state_machine"] = True
+    lambda_inprocess.ECHO = lambda function, line: print(f"[{function}] {line}", flush=True)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

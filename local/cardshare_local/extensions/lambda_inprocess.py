@@ -27,7 +27,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -46,6 +46,39 @@ _LOCK = threading.RLock()
 _SOURCES: dict[str, Source] = {}
 _MODULES: dict[str, ModuleType] = {}
 _INVOCATIONS: list[Invocation] = []
+_LOGS: dict[str, FunctionLog] = {}
+# Where function output is echoed as it is written (None: only kept, like CloudWatch Logs).
+ECHO: Callable[[str, str], None] | None = None
+
+
+class FunctionLog:
+    """A function's stdout, as Lambda sends it to CloudWatch Logs: one entry per line.
+
+    Handlers bind sys.stdout when their logger is created (at import), so the same object is
+    installed for the import and for every invocation.
+    """
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.lines: list[str] = []
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        """Collect complete lines; echo them when ECHO is set."""
+        self._partial += text
+        *complete, self._partial = self._partial.split("\n")
+        for line in complete:
+            self.lines.append(line)
+            if ECHO is not None:
+                ECHO(self.function_name, line)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered beyond the current line."""
+
+    def isatty(self) -> bool:
+        """Not a terminal."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -128,6 +161,13 @@ def invocations() -> list[Invocation]:
         return list(_INVOCATIONS)
 
 
+def logs(function_name: str) -> list[str]:
+    """Lines the function wrote to stdout since the last ``reset()``."""
+    with _LOCK:
+        log = _LOGS.get(function_name)
+        return list(log.lines) if log else []
+
+
 def reset(*, sources: bool = False) -> None:
     """Drop loaded handler modules (the next invoke is a cold start) and the invocation record.
 
@@ -138,6 +178,7 @@ def reset(*, sources: bool = False) -> None:
             sys.modules.pop(module.__name__, None)
         _MODULES.clear()
         _INVOCATIONS.clear()
+        _LOGS.clear()
         if sources:
             _SOURCES.clear()
 
@@ -225,7 +266,7 @@ def invoke_handler(
         timeout_seconds=float(fn.timeout or 3),
     )
     error_type: str | None = None
-    with _LOCK, _function_environment(fn, source, context):
+    with _LOCK, _function_environment(fn, source, context), redirect_stdout(_log_of(fn.function_name)):
         try:
             module = _load(fn.function_name, source, module_part or "app")
             handler = getattr(module, attribute)
@@ -245,6 +286,12 @@ def invoke_handler(
         finally:
             _INVOCATIONS.append(Invocation(fn.function_name, request_id, invocation_type, error_type))
     return error_type is not None, payload
+
+
+def _log_of(function_name: str) -> FunctionLog:
+    if function_name not in _LOGS:
+        _LOGS[function_name] = FunctionLog(function_name)
+    return _LOGS[function_name]
 
 
 def _error_document(error_type: str, message: str, request_id: str, stack: list[str]) -> bytes:
