@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from cardshare.events import InvalidEventError
+from cardshare.ledger import DecisionLedger, to_item
 from cardshare.policy import ConfigError
 from cardshare.promotion import promote_round
 from cardshare.ram import ResourceShares
@@ -21,7 +23,7 @@ from cardshare.settings import Settings, load_settings
 logger = Logger()
 metrics = Metrics()
 
-# Clients live for the container; adaptive retries absorb SageMaker/RAM throttling.
+# Clients live for the container; adaptive retries absorb SageMaker/RAM/DynamoDB throttling.
 _session = boto3.Session()
 _config = Config(retries={"mode": "adaptive", "max_attempts": 8})
 cards = ModelCards.from_session(_session, _config)
@@ -35,30 +37,44 @@ def settings() -> Settings:
     return load_settings()
 
 
+@functools.cache
+def ledger(table: str) -> DecisionLedger:
+    """The ledger adapter for the configured table."""
+    return DecisionLedger.from_session(_session, table, _config)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Return the next move (apply | wait | done) with the actions to apply."""
+    """Return the next move (apply | wait | done), the actions to apply, and the decision when done."""
     try:
-        card_event, step = promote_round(event, settings(), cards, shares)
+        config = settings()
+        result = promote_round(event, config, cards, shares, ledger(config.ledger_table), cards, datetime.now(UTC))
     except (InvalidEventError, ConfigError) as error:
         logger.error("rejected: not retried", extra={"reason": str(error), "error": type(error).__name__})
         metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
         raise
-    result = step.to_dict()
+    output = result.step.to_dict()
+    output["decision"] = None
+    if result.decision is not None:
+        decision = result.decision.to_dict()
+        decision["item"] = to_item(decision.pop("record"))
+        output["decision"] = decision
+        output["summary"]["outcome"] = result.decision.outcome.value
+        metrics.add_metric(name=f"Decision-{result.decision.outcome.value}", unit=MetricUnit.Count, value=1)
     logger.info(
-        f"card {step.next}",
+        f"card {result.step.next}",
         extra={
-            "event_id": card_event.event_id,
-            "event_status": card_event.status.value,
-            **result["summary"],
-            "actions": result["actions"],
-            "progress": result["progress"],
+            "event_id": result.event.event_id,
+            "event_status": result.event.status.value,
+            **output["summary"],
+            "actions": output["actions"],
+            "outcome": result.decision.outcome.value if result.decision else None,
         },
     )
-    metrics.add_metric(name=_OUTCOME_METRICS[step.next], unit=MetricUnit.Count, value=1)
-    for action in step.actions:
+    metrics.add_metric(name=_OUTCOME_METRICS[result.step.next], unit=MetricUnit.Count, value=1)
+    for action in result.step.actions:
         metrics.add_metric(
             name="SharesAdded" if action["op"] == "associate" else "SharesRemoved", unit=MetricUnit.Count, value=1
         )
-    return result
+    return output

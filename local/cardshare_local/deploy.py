@@ -105,6 +105,8 @@ class Deployer:
             "AWS::IAM::Role": self._role,
             "AWS::Events::Rule": self._rule,
             "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::DynamoDB::Table": self._table,
+            "AWS::SNS::Topic": self._topic,
         }
         self._layers: dict[str, Path] = {}
         self._template: dict[str, Any] = {}
@@ -286,6 +288,37 @@ class Deployer:
                 raise TemplateError(f"{logical_id}: targets rejected: {failed}")
         resolver.refs[logical_id] = name
         resolver.attributes[(logical_id, "Arn")] = arn
+
+    def _table(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        name = props.get("TableName") or self._physical_name(logical_id)
+        dynamodb = self.client("dynamodb")
+        table = dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            BillingMode=props.get("BillingMode", "PROVISIONED"),
+            SSESpecification={
+                "Enabled": str(props.get("SSESpecification", {}).get("SSEEnabled", False)).lower() == "true"
+            },
+            DeletionProtectionEnabled=str(props.get("DeletionProtectionEnabled", False)).lower() == "true",
+        )["TableDescription"]
+        recovery = props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
+        if str(recovery).lower() == "true":
+            dynamodb.update_continuous_backups(
+                TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = table["TableArn"]
+
+    def _topic(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec.get("Properties", {}))
+        name = props.get("TopicName") or self._physical_name(logical_id)
+        attributes = {key: str(props[key]) for key in ("DisplayName", "KmsMasterKeyId") if key in props}
+        arn = self.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        resolver.refs[logical_id] = arn
+        resolver.attributes[(logical_id, "TopicArn")] = arn
+        resolver.attributes[(logical_id, "TopicName")] = name
 
     def _alarm(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
         props = resolver.resolve(spec["Properties"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -41,6 +42,9 @@ LOCAL_PARAMETERS: dict[str, str] = {
 }
 
 _FULL = {"sagemaker:DescribeModelCard", "sagemaker:UpdateModelCard"}
+# The interpreter logs at ERROR the exceptions it handles itself (an IsPresent test on a missing
+# path raises and is caught). Real execution failures are read from execution history instead.
+logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
 
 
 class LocalAws:

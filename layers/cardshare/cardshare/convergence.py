@@ -9,13 +9,23 @@ the same reason: every round starts from the card as it is now.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cardshare.cards import AssociationReader, Card, CardReader
+from cardshare.gates import Verdict
 from cardshare.planner import Op, plan
 from cardshare.policy import StageLadder
+
+Judge = Callable[[Card | None], Verdict]
+"""Decides which status a card has earned for sharing (the governance gates)."""
+
+
+def ungated(card: Card | None) -> Verdict:
+    """A judge without gates: a card is shared as its status says."""
+    return Verdict(card.status if card else None, card.status if card else None)
+
 
 _TOKEN_NAMESPACE = uuid.UUID("6f1c1a52-7d0e-4d1c-9a39-8c5b0f0c2a11")
 
@@ -45,6 +55,7 @@ class Progress:
     polls: int = 0
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    history: Mapping[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Progress:
@@ -56,11 +67,18 @@ class Progress:
             polls=int(raw.get("polls", 0)),
             added=tuple(raw.get("added", ())),
             removed=tuple(raw.get("removed", ())),
+            history=raw.get("history"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form the workflow carries."""
-        return {"rounds": self.rounds, "polls": self.polls, "added": list(self.added), "removed": list(self.removed)}
+        return {
+            "rounds": self.rounds,
+            "polls": self.polls,
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "history": dict(self.history) if self.history is not None else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,7 @@ class Step:
     card_arn: str
     card: Card | None
     progress: Progress
+    verdict: Verdict
     actions: list[dict[str, str]] = field(default_factory=list)
     wait_seconds: int = 0
 
@@ -86,6 +105,8 @@ class Step:
                 "exists": self.card is not None,
                 "status": self.card.status.value if self.card else None,
                 "version": self.card.version if self.card else None,
+                "effectiveStatus": self.verdict.effective.value if self.verdict.effective else None,
+                "blocked": list(self.verdict.reasons),
                 "sharesAdded": sorted(set(self.progress.added)),
                 "sharesRemoved": sorted(set(self.progress.removed)),
             },
@@ -105,12 +126,18 @@ def converge_round(
     progress: Progress,
     limits: Limits,
     execution: str,
+    judge: Judge = ungated,
 ) -> Step:
-    """Plan the next move for ``card_arn``; raise when RAM failed or the bounds ran out."""
+    """Plan the next move for ``card_arn``; raise when RAM failed or the bounds ran out.
+
+    The card is shared as the status ``judge`` says it has earned, which is its own status
+    unless a governance gate refuses it.
+    """
     card = cards.describe(card_arn)
+    verdict = judge(card)
     # Associations are keyed by the ARN SageMaker reports, not by however the event spelled it.
     resource_arn = card.arn if card else card_arn
-    current = plan(ladder, card.status if card else None, shares.associations(resource_arn, ladder.share_arns))
+    current = plan(ladder, verdict.effective, shares.associations(resource_arn, ladder.share_arns))
     ours_failed = [a for a in current.failed if ladder.stage_for_share(a.share_arn).name in progress.added]
     if ours_failed:
         details = "; ".join(
@@ -135,8 +162,10 @@ def converge_round(
         ]
         added = tuple(a["stage"] for a in actions if a["op"] == Op.ASSOCIATE.value)
         removed = tuple(a["stage"] for a in actions if a["op"] == Op.DISASSOCIATE.value)
-        after = Progress(progress.rounds + 1, progress.polls, progress.added + added, progress.removed + removed)
-        return Step("apply", card_arn, card, after, actions, limits.poll_seconds)
+        after = Progress(
+            progress.rounds + 1, progress.polls, progress.added + added, progress.removed + removed, progress.history
+        )
+        return Step("apply", card_arn, card, after, verdict, actions, limits.poll_seconds)
     if current.pending:
         if progress.polls >= limits.max_polls:
             stages = ", ".join(stage.name for stage in current.pending)
@@ -144,6 +173,6 @@ def converge_round(
                 f"RAM associations of {card_arn} with {stages} did not settle after {progress.polls} polls "
                 f"of {limits.poll_seconds}s"
             )
-        after = Progress(progress.rounds, progress.polls + 1, progress.added, progress.removed)
-        return Step("wait", card_arn, card, after, [], limits.poll_seconds)
-    return Step("done", card_arn, card, progress)
+        after = Progress(progress.rounds, progress.polls + 1, progress.added, progress.removed, progress.history)
+        return Step("wait", card_arn, card, after, verdict, [], limits.poll_seconds)
+    return Step("done", card_arn, card, progress, verdict)

@@ -1,23 +1,75 @@
-"""The plan step of the promote-card workflow: validate its input, then converge one round."""
+"""The plan step of the promote-card workflow: validate its input, judge the card, converge a round."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
 
-from cardshare.cards import AssociationReader, CardReader
+from cardshare.cards import AssociationReader, Card, CardReader
 from cardshare.convergence import Progress, Step, converge_round
+from cardshare.decisions import Decision, decide
 from cardshare.events import CardEvent, InvalidEventError, parse_event
+from cardshare.gates import GateConfig, History, Verdict, evaluate
 from cardshare.settings import Settings
+from cardshare.status import CardStatus
+
+
+class LedgerReader(Protocol):
+    """Reads a card's latest recorded decision."""
+
+    def latest(self, card_arn: str) -> Mapping[str, Any] | None:
+        """The newest decision that reached a verdict, or None."""
+        ...
+
+
+class VersionHistory(Protocol):
+    """Reads a card's earlier status from its version history."""
+
+    def previous_status(self, card_arn: str, status: CardStatus) -> CardStatus | None:
+        """The newest earlier version's status that differs from ``status``."""
+        ...
+
+
+@dataclass
+class Governance:
+    """The gates with what the ledger (or, failing that, version history) knows of the card."""
+
+    config: GateConfig
+    history: History
+    versions: VersionHistory
+
+    def judge(self, card: Card | None) -> Verdict:
+        """Evaluate the gates; a card the ledger never saw approved falls back to version history."""
+        if card is not None and card.status is CardStatus.APPROVED and self.history.last_status is None:
+            self.history = replace(self.history, last_status=self.versions.previous_status(card.arn, card.status))
+        return evaluate(card, self.history, self.config)
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What one round produced: the parsed event, the step, and the decision once converged."""
+
+    event: CardEvent
+    step: Step
+    decision: Decision | None
 
 
 def promote_round(
-    payload: Mapping[str, Any], settings: Settings, cards: CardReader, shares: AssociationReader
-) -> tuple[CardEvent, Step]:
+    payload: Mapping[str, Any],
+    settings: Settings,
+    cards: CardReader,
+    shares: AssociationReader,
+    ledger: LedgerReader,
+    versions: VersionHistory,
+    now: datetime,
+) -> RoundResult:
     """Handle one workflow round.
 
     ``payload`` is ``{"event": <EventBridge event>, "progress": <previous round or null>,
     "execution": <execution ARN>}``. Raises :class:`InvalidEventError` for a malformed payload.
+    The card's latest ledger record is read on the first round and carried in the progress.
     """
     if not isinstance(payload, Mapping):
         raise InvalidEventError(f"payload: expected an object, got {type(payload).__name__}")
@@ -28,13 +80,32 @@ def promote_round(
     progress_raw = payload.get("progress")
     if progress_raw is not None and not isinstance(progress_raw, Mapping):
         raise InvalidEventError("progress: expected an object or null")
+    progress = Progress.from_dict(progress_raw)
+    if progress.history is None:
+        progress = replace(progress, history=dict(ledger.latest(event.card.arn) or {}))
+    governance = Governance(settings.gates, History.from_record(progress.history), versions)
     step = converge_round(
         event.card.arn,
         settings.ladder,
         cards,
         shares,
-        Progress.from_dict(progress_raw),
+        progress,
         settings.limits,
         execution,
+        governance.judge,
     )
-    return event, step
+    decision = None
+    if step.next == "done":
+        decision = decide(
+            event.card.arn,
+            step.card,
+            step.verdict,
+            governance.history,
+            step.progress.added,
+            step.progress.removed,
+            event_id=event.event_id,
+            execution=execution,
+            now=now,
+            config=settings.gates,
+        )
+    return RoundResult(event, step, decision)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cardshare.cards import Card
+from cardshare.cards import Card, Identity
 from cardshare.status import CardStatus
 
 
@@ -34,4 +35,32 @@ class ModelCards:
             name=response["ModelCardName"],
             status=CardStatus.parse(response["ModelCardStatus"]),
             version=int(response["ModelCardVersion"]),
+            content=_content(response.get("Content")),
+            created_by=Identity.from_user_context(response.get("CreatedBy")),
+            last_modified_by=Identity.from_user_context(response.get("LastModifiedBy")),
         )
+
+    def previous_status(self, card_arn: str, status: CardStatus) -> CardStatus | None:
+        """The status of the newest earlier version whose status differs from ``status``.
+
+        Only a fallback for cards the ledger has never seen: a status-only change creates no
+        version, so version history can miss a transition.
+        """
+        paginator = self._client.get_paginator("list_model_card_versions")
+        pages = paginator.paginate(ModelCardName=card_arn, SortBy="Version", SortOrder="Descending")
+        for page in pages:
+            for summary in page.get("ModelCardVersionSummaryList", []):
+                if summary.get("ModelCardStatus") != status.value:
+                    return CardStatus.parse(summary.get("ModelCardStatus"))
+        return None
+
+
+def _content(raw: object) -> dict[str, Any]:
+    # Content is a JSON document; anything else reads as empty so that content gates fail closed.
+    if not isinstance(raw, str):
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}

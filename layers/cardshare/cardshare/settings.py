@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cardshare.convergence import Limits
+from cardshare.gates import GateConfig, parse_gate_config
 from cardshare.policy import ConfigError, StageLadder, ladder_from_json
 
 
@@ -18,6 +19,8 @@ class Settings:
     region: str
     ladder: StageLadder
     limits: Limits
+    gates: GateConfig
+    ledger_table: str
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -47,4 +50,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_polls=_int(env, "CARDSHARE_MAX_POLLS", 24, 1),
         max_rounds=_int(env, "CARDSHARE_MAX_ROUNDS", 3, 1),
     )
-    return Settings(account, region, ladder, limits)
+    gates = parse_gate_config(
+        env.get("CARDSHARE_REQUIRED_FIELDS"), env.get("CARDSHARE_APPROVERS"), env.get("CARDSHARE_ENFORCEMENT")
+    )
+    ledger_table = env.get("CARDSHARE_LEDGER_TABLE", "")
+    if not ledger_table:
+        raise ConfigError("CARDSHARE_LEDGER_TABLE: not set")
+    return Settings(account, region, ladder, limits, gates, ledger_table)

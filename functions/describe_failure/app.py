@@ -1,0 +1,36 @@
+"""Failure step of the promote-card workflow: turn a failed execution's state into a decision.
+
+It reads no AWS service: the workflow records and publishes what this returns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cardshare.decisions import failure_decision
+from cardshare.ledger import to_item
+
+logger = Logger()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """``event`` is ``{"state": <workflow state with failure>, "execution": <ARN>}``."""
+    state = event.get("state") if isinstance(event, dict) and isinstance(event.get("state"), dict) else {}
+    execution = str(event.get("execution", "unknown")) if isinstance(event, dict) else "unknown"
+    decision = failure_decision(state, execution, datetime.now(UTC)).to_dict()
+    record = decision.pop("record")
+    logger.error(
+        "execution failed",
+        extra={"card": record["cardArn"], "error": record["error"], "cause": record["cause"], "execution": execution},
+    )
+    metrics.add_metric(name="Decision-failed", unit=MetricUnit.Count, value=1)
+    decision["item"] = to_item(record)
+    return decision

@@ -1,0 +1,80 @@
+"""DynamoDB adapter for the decision ledger: read a card's latest decision, shape records as items.
+
+The workflow writes records with a direct DynamoDB integration; this module only reads, and turns
+plain records into DynamoDB's typed JSON for that integration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from cardshare.decisions import Outcome
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+_PAGE = 10
+_MAX_ITEMS = 100
+
+
+class DecisionLedger:
+    """Reads the ledger table through an injected boto3 session (or client)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    @classmethod
+    def from_session(cls, session: Any, table: str, config: Any = None) -> DecisionLedger:
+        """Build the adapter from a boto3 session."""
+        return cls(session.client("dynamodb", config=config), table)
+
+    def latest(self, card_arn: str) -> dict[str, Any] | None:
+        """The card's newest decision that reached a verdict (failed executions are skipped).
+
+        Reads newest first, a page at a time, and stops at the first usable record.
+        """
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "cardArn = :card",
+            "ExpressionAttributeValues": {":card": {"S": card_arn}},
+            "ScanIndexForward": False,
+            "Limit": _PAGE,
+        }
+        seen = 0
+        while seen < _MAX_ITEMS:
+            response = self._client.query(**request)
+            for item in response.get("Items", []):
+                record = from_item(item)
+                if record.get("outcome") != Outcome.FAILED.value:
+                    return record
+            seen += len(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return None
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return None
+
+
+def to_item(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain record as DynamoDB typed JSON (None values are left out)."""
+    return {key: _SERIALIZER.serialize(value) for key, value in record.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB typed JSON back to plain values (whole numbers as int)."""
+    return {key: _plain(_DESERIALIZER.deserialize(value)) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
