@@ -2,7 +2,7 @@
 
 People act through the SageMaker API exactly as they would in AWS; cardshare only reacts to the
 events SageMaker emits. After every step the demo checks that RAM holds exactly what the stage
-ladder says for the card's status, and exits non-zero if anything did not converge.
+ladder says for the status the card has earned, and exits non-zero if anything did not converge.
 """
 
 from __future__ import annotations
@@ -22,11 +22,18 @@ from cardshare_local.extensions import lambda_inprocess
 from cardshare_local.runtime import LocalAws, local_aws
 
 CARD_NAME = "Customer-Churn-Model-Card"
-CARD_ARN = f"arn:aws:sagemaker:{REGION}:{MODEL_CARD_ACCOUNT}:model-card/{CARD_NAME}"
+SELF_APPROVED_NAME = "Fraud-Scoring-Model-Card"
 CONSUMERS = {"dev": DEV_ACCOUNT, "test": TEST_ACCOUNT, "prod": PROD_ACCOUNT}
 LEAD = "lead-data-scientist"
 SCIENTIST = "data-scientist"
 APPROVER = "model-approver"
+# What a platform team subscribes to hear about refused approvals only (README: "blocked only").
+BLOCKED_ONLY = {"outcome": ["blocked"]}
+
+
+def card_arn(name: str) -> str:
+    """The ARN SageMaker gives a card of this account."""
+    return f"arn:aws:sagemaker:{REGION}:{MODEL_CARD_ACCOUNT}:model-card/{name}"
 
 
 def card_content(owner: str, with_uses: bool) -> str:
@@ -57,8 +64,19 @@ class Timeline:
     seen: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
 
-    def step(self, system: LocalAws, who: str, what: str, action: Callable[[], Any]) -> None:
-        """Run one person's action, wait for cardshare to react, print and check the result."""
+    def step(
+        self,
+        system: LocalAws,
+        who: str,
+        what: str,
+        action: Callable[[], Any],
+        card: str,
+        earned: CardStatus | None = None,
+    ) -> None:
+        """Run one person's action, wait for cardshare to react, print and check the result.
+
+        ``earned`` is the status the card should be shared as when a gate holds it back.
+        """
         begun = time.monotonic()
         action()
         executions = [e for e in system.wait_idle() if e["executionArn"] not in self.seen]
@@ -69,10 +87,10 @@ class Timeline:
             print("         no workflow started", file=self.out)
         for execution in executions:
             self._print_execution(execution)
-        self._check(system)
+        self._check(system, card, earned)
 
     def _print_execution(self, execution: dict[str, Any]) -> None:
-        name = execution["name"][:12]
+        name = execution["name"][:8]
         took = (execution["stopDate"] - execution["startDate"]).total_seconds()
         if execution["status"] != "SUCCEEDED":
             self.problems.append(f"execution {execution['name']} {execution['status']}: {execution.get('cause')}")
@@ -82,24 +100,25 @@ class Timeline:
         added = ", ".join(output["sharesAdded"]) or "-"
         removed = ", ".join(output["sharesRemoved"]) or "-"
         print(
-            f"         event → execution {name}… SUCCEEDED in {took:.2f}s: card {output['status']} "
-            f"v{output['version']}; shared with +[{added}] revoked from -[{removed}]",
+            f"         event → execution {name}… {took:.2f}s: {output['status']} v{output['version']} → "
+            f"{output['outcome'].upper()}: +[{added}] -[{removed}]",
             file=self.out,
         )
+        for reason in output.get("blocked", []):
+            print(f"           blocked: {reason}", file=self.out)
 
-    def _check(self, system: LocalAws) -> None:
+    def _check(self, system: LocalAws, card: str, earned: CardStatus | None) -> None:
+        arn = card_arn(card)
         sagemaker = system.session().client("sagemaker")
         try:
-            status: CardStatus | None = CardStatus(
-                sagemaker.describe_model_card(ModelCardName=CARD_ARN)["ModelCardStatus"]
-            )
+            status: CardStatus | None = CardStatus(sagemaker.describe_model_card(ModelCardName=arn)["ModelCardStatus"])
         except ClientError:
             status = None
-        ladder = system.settings().ladder
-        expected = {stage.name for stage in ladder.stages_for(status)}
-        actual = {name for name, state in system.associations(CARD_ARN).items() if state == "ASSOCIATED"}
+        expected_status = earned or status
+        expected = {stage.name for stage in system.settings().ladder.stages_for(expected_status)}
+        actual = {name for name, state in system.associations(arn).items() if state == "ASSOCIATED"}
         if expected != actual:
-            self.problems.append(f"card {status}: shared with {sorted(actual)}, the ladder says {sorted(expected)}")
+            self.problems.append(f"{card} {status}: shared with {sorted(actual)}, expected {sorted(expected)}")
             print(f"         NOT CONVERGED: shared with {sorted(actual)}, expected {sorted(expected)}", file=self.out)
 
     def note(self, text: str) -> None:
@@ -108,28 +127,76 @@ class Timeline:
 
 
 def _consumer_reads(system: LocalAws, timeline: Timeline) -> None:
+    arn = card_arn(CARD_NAME)
     for stage, account in CONSUMERS.items():
         client = system.session(account, f"{stage}-ml-engineer").client("sagemaker")
-        card = client.describe_model_card(ModelCardName=CARD_ARN)
+        card = client.describe_model_card(ModelCardName=arn)
         timeline.note(
-            f"{stage} ({account}) describes the card by ARN: {card['ModelCardStatus']} v{card['ModelCardVersion']}"
+            f"{stage} ({account}) reads the card by ARN: {card['ModelCardStatus']} v{card['ModelCardVersion']}"
         )
     prod = system.session(PROD_ACCOUNT, "prod-ml-engineer").client("sagemaker")
     try:
-        prod.update_model_card(ModelCardName=CARD_ARN, Content=card_content("prod", True))
+        prod.update_model_card(ModelCardName=arn, Content=card_content("prod", True))
     except ClientError as error:
-        timeline.note(f"prod tries to update it: refused ({error.response['Error']['Code']}) - read-only, as promised")
+        timeline.note(f"prod tries to update it: refused ({error.response['Error']['Code']}), read-only as promised")
     else:
         timeline.problems.append("prod could update an approved card")
         timeline.note("prod updated the card: READ-ONLY NOT ENFORCED")
 
 
+def _subscribe_blocked_only(system: LocalAws) -> str:
+    """An SQS queue subscribed to the decisions topic with the README's blocked-only filter."""
+    sqs = system.session().client("sqs")
+    url = sqs.create_queue(QueueName="cardshare-blocked-decisions")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    system.session().client("sns").subscribe(
+        TopicArn=system.stack.outputs["DecisionsTopicArn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps(BLOCKED_ONLY), "RawMessageDelivery": "true"},
+    )
+    return str(url)
+
+
+def _print_blocked_notifications(system: LocalAws, queue_url: str, out: TextIO) -> int:
+    messages = system.session().client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    received = messages.get("Messages", [])
+    print(
+        f"\nNotifications through the 'blocked only' filter policy {json.dumps(BLOCKED_ONLY)}: {len(received)}",
+        file=out,
+    )
+    for message in received:
+        record = json.loads(message["Body"])
+        print(f"  {record['cardName']} {record['status']} by {record['actor']}: {record['outcome']}", file=out)
+    return len(received)
+
+
+def _print_ledger(system: LocalAws, name: str, out: TextIO) -> None:
+    rows = (
+        system.session()
+        .client("dynamodb")
+        .query(
+            TableName=system.stack.outputs["DecisionLedgerTableName"],
+            KeyConditionExpression="cardArn = :card",
+            ExpressionAttributeValues={":card": {"S": card_arn(name)}},
+        )["Items"]
+    )
+    print(f"\nDecision ledger for {name} (query by card, in time order)", file=out)
+    for row in rows:
+        actor = row.get("actor", {}).get("S", "-").rsplit("/", 2)[-2:]
+        print(
+            f"  {row['time']['S'][11:23]}  v{row.get('version', {}).get('N', '?')} {row.get('status', {}).get('S', '-'):<13}"
+            f" {row['outcome']['S']:<8} by {'/'.join(actor)}",
+            file=out,
+        )
+
+
 def _matrix(system: LocalAws, out: TextIO) -> None:
     print("\nFinal sharing matrix (card x account → access)", file=out)
-    header = f"  {'card':<28}" + "".join(f"{stage + ' ' + account:>22}" for stage, account in CONSUMERS.items())
-    print(header, file=out)
-    row = f"  {CARD_NAME:<28}" + "".join(f"{system.access(CARD_ARN, account):>22}" for account in CONSUMERS.values())
-    print(row, file=out)
+    print(f"  {'card':<28}" + "".join(f"{stage + ' ' + account:>22}" for stage, account in CONSUMERS.items()), file=out)
+    for name in (CARD_NAME, SELF_APPROVED_NAME):
+        cells = "".join(f"{system.access(card_arn(name), account):>22}" for account in CONSUMERS.values())
+        print(f"  {name:<28}{cells}", file=out)
 
 
 def play(system: LocalAws, out: TextIO = sys.stdout) -> Timeline:
@@ -138,44 +205,71 @@ def play(system: LocalAws, out: TextIO = sys.stdout) -> Timeline:
     lead = system.session(MODEL_CARD_ACCOUNT, LEAD).client("sagemaker")
     scientist = system.session(MODEL_CARD_ACCOUNT, SCIENTIST).client("sagemaker")
     approver = system.session(MODEL_CARD_ACCOUNT, APPROVER).client("sagemaker")
+    queue = _subscribe_blocked_only(system)
     print(f"cardshare demo: stack {system.stack.name!r} deployed from template.yaml in {MODEL_CARD_ACCOUNT}", file=out)
     for stage, arn in system.share_arns.items():
         print(f"  share {stage:<5} {arn}", file=out)
 
-    timeline.step(
-        system,
+    def act(
+        who: str, what: str, action: Callable[[], Any], card: str = CARD_NAME, earned: CardStatus | None = None
+    ) -> None:
+        timeline.step(system, who, what, action, card, earned)
+
+    act(
         LEAD,
         f"creates {CARD_NAME} in Draft",
         lambda: lead.create_model_card(
             ModelCardName=CARD_NAME, Content=card_content(LEAD, False), ModelCardStatus="Draft"
         ),
     )
-    timeline.step(
-        system,
+    act(
         SCIENTIST,
         "adds intended uses through the API",
         lambda: scientist.update_model_card(ModelCardName=CARD_NAME, Content=card_content(LEAD, True)),
     )
-    timeline.step(
-        system,
+    act(
         SCIENTIST,
         "submits it for review (PendingReview)",
         lambda: scientist.update_model_card(ModelCardName=CARD_NAME, ModelCardStatus="PendingReview"),
     )
-    timeline.step(
-        system,
+    act(
         APPROVER,
-        "approves it (Approved)",
+        "approves it in the console (Approved)",
         lambda: approver.update_model_card(ModelCardName=CARD_NAME, ModelCardStatus="Approved"),
     )
     _consumer_reads(system, timeline)
-    timeline.step(
-        system,
+
+    act(
+        SCIENTIST,
+        f"creates {SELF_APPROVED_NAME} in Draft",
+        lambda: scientist.create_model_card(
+            ModelCardName=SELF_APPROVED_NAME, Content=card_content(SCIENTIST, True), ModelCardStatus="Draft"
+        ),
+        SELF_APPROVED_NAME,
+    )
+    act(
+        SCIENTIST,
+        "submits it for review (PendingReview)",
+        lambda: scientist.update_model_card(ModelCardName=SELF_APPROVED_NAME, ModelCardStatus="PendingReview"),
+        SELF_APPROVED_NAME,
+    )
+    act(
+        SCIENTIST,
+        "approves their own card (self-approval)",
+        lambda: scientist.update_model_card(ModelCardName=SELF_APPROVED_NAME, ModelCardStatus="Approved"),
+        SELF_APPROVED_NAME,
+        CardStatus.PENDING_REVIEW,
+    )
+
+    act(
         LEAD,
-        "archives it (Archived)",
+        f"archives {CARD_NAME} (Archived)",
         lambda: lead.update_model_card(ModelCardName=CARD_NAME, ModelCardStatus="Archived"),
     )
     _matrix(system, out)
+    if _print_blocked_notifications(system, queue, out) != 1:
+        timeline.problems.append("expected exactly one blocked notification (the self-approval)")
+    _print_ledger(system, CARD_NAME, out)
     return timeline
 
 
@@ -186,12 +280,11 @@ def main(out: TextIO = sys.stdout, verbose: bool = False) -> int:
         lambda_inprocess.ECHO = lambda function, line: print(f"         [{function}] {line}", file=out)
     with local_aws() as system:
         timeline = play(system, out)
-        function = system.stack.resources["PlanCardFunction"]
-        lines = lambda_inprocess.logs(function)
+        lines = lambda_inprocess.logs(system.stack.resources["PlanCardFunction"])
         print(
             f"\nThe plan function logged {len(lines)} structured lines (make demo ARGS=--verbose shows them).", file=out
         )
-    print(f"\nWall time: {time.monotonic() - began:.1f}s", file=out)
+    print(f"Wall time: {time.monotonic() - began:.1f}s", file=out)
     if timeline.problems:
         print("\nDID NOT CONVERGE:", file=out)
         for problem in timeline.problems:
