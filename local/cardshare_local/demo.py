@@ -183,12 +183,10 @@ def _print_ledger(system: LocalAws, name: str, out: TextIO) -> None:
     )
     print(f"\nDecision ledger for {name} (query by card, in time order)", file=out)
     for row in rows:
-        actor = row.get("actor", {}).get("S", "-").rsplit("/", 2)[-2:]
-        print(
-            f"  {row['time']['S'][11:23]}  v{row.get('version', {}).get('N', '?')} {row.get('status', {}).get('S', '-'):<13}"
-            f" {row['outcome']['S']:<8} by {'/'.join(actor)}",
-            file=out,
-        )
+        actor = "/".join(row.get("actor", {}).get("S", "-").rsplit("/", 2)[-2:])
+        version = row.get("version", {}).get("N", "?")
+        status = row.get("status", {}).get("S", "-")
+        print(f"  {row['time']['S'][11:23]}  v{version} {status:<13} {row['outcome']['S']:<8} by {actor}", file=out)
 
 
 def _matrix(system: LocalAws, out: TextIO) -> None:
