@@ -98,8 +98,11 @@ def decide(
 ) -> Decision:
     """The decision for a converged execution."""
     status = card.status if card else None
+    # The same refusal again (same status, version and reasons; the last record was that block or
+    # the no-op that repeated it) is recorded without a second alert.
     repeat_of_block = (
-        history.last_outcome == Outcome.BLOCKED.value
+        history.last_outcome in (Outcome.BLOCKED.value, Outcome.NO_OP.value)
+        and history.last_reasons == verdict.reasons
         and history.last_status == status
         and card is not None
         and history.version == card.version

@@ -26,6 +26,10 @@ _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$")
 
 
+class LedgerUnavailableError(RuntimeError):
+    """The decision ledger could not be read, so the card's history is unknown."""
+
+
 class Enforcement(StrEnum):
     """What cardshare does about a blocked approval besides withholding prod."""
 
@@ -85,6 +89,7 @@ class History:
     last_status: CardStatus | None = None
     last_outcome: str | None = None
     last_reasons: tuple[str, ...] = ()
+    unavailable: bool = False
 
     def authors_of(self, card: Card) -> frozenset[str]:
         """Everyone cardshare saw shape the card's current version before this decision."""
@@ -173,7 +178,9 @@ def approval_gate(card: Card, history: History, config: GateConfig) -> GateResul
     """An approval must follow review, come from someone who did not author it, and be allowed."""
     reasons: list[str] = []
     previous = history.previous_for(CardStatus.APPROVED)
-    if previous is not CardStatus.PENDING_REVIEW:
+    if history.unavailable:
+        reasons.append("decision ledger unavailable: the approval's history cannot be checked (failing closed)")
+    elif previous is not CardStatus.PENDING_REVIEW:
         came_from = previous.value if previous else "an unknown status"
         reasons.append(f"approved from {came_from}; approval must follow PendingReview")
     approver = card.last_modified_by.principal if card.last_modified_by else None

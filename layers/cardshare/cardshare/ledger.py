@@ -11,8 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cardshare.decisions import Outcome
+from cardshare.gates import LedgerUnavailableError
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -35,7 +37,8 @@ class DecisionLedger:
     def latest(self, card_arn: str) -> dict[str, Any] | None:
         """The card's newest decision that reached a verdict (failed executions are skipped).
 
-        Reads newest first, a page at a time, and stops at the first usable record.
+        Reads newest first, a page at a time, and stops at the first usable record. Raises
+        :class:`LedgerUnavailableError` when the table cannot be read (after botocore's retries).
         """
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -46,7 +49,10 @@ class DecisionLedger:
         }
         seen = 0
         while seen < _MAX_ITEMS:
-            response = self._client.query(**request)
+            try:
+                response = self._client.query(**request)
+            except (ClientError, BotoCoreError) as error:
+                raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
             for item in response.get("Items", []):
                 record = from_item(item)
                 if record.get("outcome") != Outcome.FAILED.value:

@@ -11,16 +11,18 @@ from cardshare.cards import AssociationReader, Card, CardReader
 from cardshare.convergence import Progress, Step, converge_round
 from cardshare.decisions import Decision, decide
 from cardshare.events import CardEvent, InvalidEventError, parse_event
-from cardshare.gates import GateConfig, History, Verdict, evaluate
+from cardshare.gates import GateConfig, History, LedgerUnavailableError, Verdict, evaluate
 from cardshare.settings import Settings
 from cardshare.status import CardStatus
+
+_UNAVAILABLE = "ledgerUnavailable"
 
 
 class LedgerReader(Protocol):
     """Reads a card's latest recorded decision."""
 
     def latest(self, card_arn: str) -> Mapping[str, Any] | None:
-        """The newest decision that reached a verdict, or None."""
+        """The newest decision that reached a verdict, or None; LedgerUnavailableError if unreadable."""
         ...
 
 
@@ -82,8 +84,15 @@ def promote_round(
         raise InvalidEventError("progress: expected an object or null")
     progress = Progress.from_dict(progress_raw)
     if progress.history is None:
-        progress = replace(progress, history=dict(ledger.latest(event.card.arn) or {}))
-    governance = Governance(settings.gates, History.from_record(progress.history), versions)
+        try:
+            record = dict(ledger.latest(event.card.arn) or {})
+        except LedgerUnavailableError:
+            # Sharing must not wait for the ledger; approvals fail closed (the gate says why).
+            record = {_UNAVAILABLE: True}
+        progress = replace(progress, history=record)
+    carried = progress.history or {}
+    history = History(unavailable=True) if carried.get(_UNAVAILABLE) else History.from_record(carried)
+    governance = Governance(settings.gates, history, versions)
     step = converge_round(
         event.card.arn,
         settings.ladder,
