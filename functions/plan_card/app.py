@@ -66,7 +66,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         f"card {result.step.next}",
         extra={
             "event_id": result.event.event_id,
-            "event_status": result.event.status.value,
+            "event_source": result.event.source,
+            "event_status": result.event.status.value if result.event.status else None,
             **output["summary"],
             "actions": output["actions"],
             "outcome": result.decision.outcome.value if result.decision else None,

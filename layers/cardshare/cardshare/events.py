@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cardshare.status import CardStatus
 
 DETAIL_TYPE = "SageMaker Model Card State Change"
 SOURCE = "aws.sagemaker"
+# The reconciler starts the workflow directly with events of its own source; they may omit the
+# status (a card that no longer exists has none).
+RECONCILER_SOURCE = "cardshare.reconciler"
 _CARD_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"model-card/(?P<name>[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62})$"
@@ -44,8 +48,9 @@ class CardEvent:
     event_id: str
     time: str
     card: CardArn
-    status: CardStatus
+    status: CardStatus | None
     version: int | None
+    source: str = SOURCE
 
 
 def parse_card_arn(value: object, field: str = "card ARN") -> CardArn:
@@ -71,8 +76,9 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
     """
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"event: expected an object, got {type(event).__name__}")
-    if event.get("source") != SOURCE:
-        raise InvalidEventError(f"source: {event.get('source')!r} is not {SOURCE!r}")
+    source = event.get("source")
+    if source not in (SOURCE, RECONCILER_SOURCE):
+        raise InvalidEventError(f"source: {source!r} is not {SOURCE!r}")
     if event.get("detail-type") != DETAIL_TYPE:
         raise InvalidEventError(f"detail-type: {event.get('detail-type')!r} is not {DETAIL_TYPE!r}")
     event_id = _text(event, "id")
@@ -93,11 +99,31 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
     # SageMaker may lower-case names in ARNs; compare without case.
     if not isinstance(name, str) or name.lower() != card.name.lower():
         raise InvalidEventError(f"detail.ModelCardName: {name!r} does not match resources[0] ({card.name})")
-    try:
-        status = CardStatus.parse(detail.get("ModelCardStatus"), "detail.ModelCardStatus")
-    except ValueError as error:
-        raise InvalidEventError(str(error)) from None
+    status: CardStatus | None = None
+    if source == SOURCE or detail.get("ModelCardStatus") is not None:
+        try:
+            status = CardStatus.parse(detail.get("ModelCardStatus"), "detail.ModelCardStatus")
+        except ValueError as error:
+            raise InvalidEventError(str(error)) from None
     version = detail.get("ModelCardVersion")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise InvalidEventError(f"detail.ModelCardVersion: {version!r} is not a positive integer")
-    return CardEvent(event_id, str(event.get("time", "")), card, status, version)
+    return CardEvent(event_id, str(event.get("time", "")), card, status, version, str(source))
+
+
+def reconciler_event(card: CardArn, status: CardStatus | None, event_id: str, time: str, reason: str) -> dict[str, Any]:
+    """The workflow input the reconciler starts a repair with (the shape of a state-change event)."""
+    detail: dict[str, Any] = {"ModelCardName": card.name, "AccountId": card.account, "Reason": reason}
+    if status is not None:
+        detail["ModelCardStatus"] = status.value
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": DETAIL_TYPE,
+        "source": RECONCILER_SOURCE,
+        "account": card.account,
+        "time": time,
+        "region": card.region,
+        "resources": [card.arn],
+        "detail": detail,
+    }

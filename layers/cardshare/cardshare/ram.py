@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cardshare.planner import Association, AssociationStatus
+from cardshare.reconciliation import ResourceAssociation
 
 
 class ResourceShares:
@@ -40,6 +41,17 @@ class ResourceShares:
         return [
             Association(share, AssociationStatus(row["status"]), row.get("statusMessage", ""))
             for share, row in latest.items()
+        ]
+
+    def all_associations(self, share_arns: Sequence[str]) -> list[ResourceAssociation]:
+        """Every resource association of the shares, from one paginated read across them."""
+        paginator = self._client.get_paginator("get_resource_share_associations")
+        return [
+            ResourceAssociation(
+                row["associatedEntity"], row["resourceShareArn"], AssociationStatus(row["status"]), _updated(row)
+            )
+            for page in paginator.paginate(associationType="RESOURCE", resourceShareArns=list(share_arns))
+            for row in page.get("resourceShareAssociations", [])
         ]
 
 

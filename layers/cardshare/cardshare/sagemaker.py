@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cardshare.cards import Card, Identity
+from cardshare.reconciliation import CardSummary
 from cardshare.status import CardStatus
 
 
@@ -39,6 +40,15 @@ class ModelCards:
             created_by=Identity.from_user_context(response.get("CreatedBy")),
             last_modified_by=Identity.from_user_context(response.get("LastModifiedBy")),
         )
+
+    def list_cards(self) -> list[CardSummary]:
+        """Every model card of the account (ListModelCards, every page)."""
+        paginator = self._client.get_paginator("list_model_cards")
+        return [
+            CardSummary(summary["ModelCardArn"], summary["ModelCardName"], CardStatus.parse(summary["ModelCardStatus"]))
+            for page in paginator.paginate()
+            for summary in page.get("ModelCardSummaries", [])
+        ]
 
     def previous_status(self, card_arn: str, status: CardStatus) -> CardStatus | None:
         """The status of the newest earlier version whose status differs from ``status``.

@@ -106,6 +106,7 @@ class _Fault:
 _ORGANIZATIONS: dict[str, _Organization] = {}
 _FAULTS: dict[str, list[_Fault]] = {}
 _FAILURES: list[str] = []
+_HOOKS: dict[str, list[Callable[[], None]]] = {}
 
 
 # ---- errors ---------------------------------------------------------------------------------------
@@ -1020,11 +1021,24 @@ def fail_next_association(message: str = "Injected association failure") -> None
         _FAILURES.append(message)
 
 
+def before_next(operation: str, callback: Callable[[], None]) -> None:
+    """Run ``callback`` just before the next call of RAM ``operation`` is served.
+
+    Tests use it to force an interleaving deterministically, e.g. change a card's status between
+    the workflow's read and its associate call.
+    """
+    if operation not in _ram_model().operation_names:
+        raise ValueError(f"{operation!r} is not a RAM operation")
+    with _LOCK:
+        _HOOKS.setdefault(operation, []).append(callback)
+
+
 def reset_faults() -> None:
-    """Forget injected errors and association failures."""
+    """Forget injected errors, association failures and pending hooks."""
     with _LOCK:
         _FAULTS.clear()
         _FAILURES.clear()
+        _HOOKS.clear()
 
 
 def reset() -> None:
@@ -1177,6 +1191,11 @@ def _patch_fault_injection() -> None:
     original = _ORIGINALS.setdefault("call_action", ResourceAccessManagerResponse.call_action)
 
     def call_action(self: ResourceAccessManagerResponse) -> Any:
+        with _LOCK:
+            hooks = _HOOKS.get(self._get_action())
+            hook = hooks.pop(0) if hooks else None
+        if hook is not None:
+            hook()  # outside the lock: the callback may call AWS (RAM included)
         fault = _take_fault(self._get_action())
         if fault is None:
             return original(self)

@@ -1,0 +1,77 @@
+"""Scheduled reconciler: find cards whose shares drifted from what they earned, and repair them."""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from cardshare.ledger import DecisionLedger
+from cardshare.policy import ConfigError
+from cardshare.ram import ResourceShares
+from cardshare.reconciler import reconcile
+from cardshare.sagemaker import ModelCards
+from cardshare.settings import Settings, load_settings
+from cardshare.stepfunctions import Workflow
+
+logger = Logger()
+metrics = Metrics()
+
+_session = boto3.Session()
+_config = Config(retries={"mode": "adaptive", "max_attempts": 8})
+cards = ModelCards.from_session(_session, _config)
+shares = ResourceShares.from_session(_session, _config)
+
+
+@functools.cache
+def settings() -> Settings:
+    """The container's settings, validated once."""
+    return load_settings()
+
+
+@functools.cache
+def adapters(table: str, state_machine: str) -> tuple[DecisionLedger, Workflow]:
+    """The ledger and workflow adapters."""
+    return DecisionLedger.from_session(_session, table, _config), Workflow.from_session(
+        _session, state_machine, _config
+    )
+
+
+def _dry_run(event: Any) -> bool:
+    # A manual invoke may ask for a dry run: {"dryRun": true}; the schedule uses the stack's setting.
+    if isinstance(event, dict) and isinstance(event.get("dryRun"), bool):
+        return bool(event["dryRun"])
+    return os.environ.get("CARDSHARE_DRY_RUN", "false").lower() == "true"
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Run one reconciliation and report it."""
+    state_machine = os.environ.get("CARDSHARE_STATE_MACHINE_ARN", "")
+    try:
+        config = settings()
+        if not state_machine:
+            raise ConfigError("CARDSHARE_STATE_MACHINE_ARN: not set")
+    except ConfigError as error:
+        logger.error("reconciler misconfigured", extra={"reason": str(error)})
+        raise
+    ledger, workflow = adapters(config.ledger_table, state_machine)
+    report = reconcile(config.ladder, cards, shares, ledger, workflow, dry_run=_dry_run(event), now=datetime.now(UTC))
+    for drift, execution in zip(report.drift, report.repairs or [None] * len(report.drift), strict=True):
+        logger.warning(
+            "repairing drift" if execution else "drift found (dry run: not repaired)",
+            extra={**drift.to_dict(), "execution": execution},
+        )
+    metrics.add_metric(name="CardsChecked", unit=MetricUnit.Count, value=report.cards)
+    metrics.add_metric(name="Drift", unit=MetricUnit.Count, value=len(report.drift))
+    metrics.add_metric(name="Repairs", unit=MetricUnit.Count, value=len(report.repairs))
+    logger.info("reconciled", extra={"cards": report.cards, "drifted": len(report.drift), "dry_run": report.dry_run})
+    return report.to_dict()

@@ -1,0 +1,135 @@
+"""Reconciliation: find every card whose RAM associations differ from what it has earned.
+
+Lost events, manual changes in the RAM console and FAILED associations all show up as drift. The
+reconciler does not repair by itself: it starts the promote-card workflow for each drifted card,
+so that repairs pass the same gates and land in the same ledger as any other decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cardshare.planner import AssociationStatus
+from cardshare.policy import StageLadder
+from cardshare.status import CardStatus
+
+_PRESENT = {AssociationStatus.ASSOCIATED, AssociationStatus.ASSOCIATING}
+
+
+@dataclass(frozen=True)
+class CardSummary:
+    """A card as ListModelCards reports it."""
+
+    arn: str
+    name: str
+    status: CardStatus
+
+
+@dataclass(frozen=True)
+class ResourceAssociation:
+    """One resource's association with one share, as RAM lists it."""
+
+    resource_arn: str
+    share_arn: str
+    status: AssociationStatus
+    updated: float = 0.0
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A card shared differently from what it has earned (status None: the card no longer exists)."""
+
+    card_arn: str
+    status: CardStatus | None
+    missing: tuple[str, ...]
+    extra: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        """One line for the log and the repair event."""
+        parts = []
+        if self.status is None:
+            parts.append("card no longer exists")
+        if self.missing:
+            parts.append(f"missing {', '.join(self.missing)}")
+        if self.extra:
+            parts.append(f"unexpected {', '.join(self.extra)}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for logs and the function's result."""
+        return {
+            "card": self.card_arn,
+            "status": self.status.value if self.status else None,
+            "missing": list(self.missing),
+            "extra": list(self.extra),
+            "reason": self.reason,
+        }
+
+
+def _current(associations: Iterable[ResourceAssociation]) -> dict[str, dict[str, AssociationStatus]]:
+    """Resource ARN → share ARN → its newest association status."""
+    newest: dict[tuple[str, str], ResourceAssociation] = {}
+    for row in associations:
+        key = (row.resource_arn, row.share_arn)
+        if key not in newest or row.updated >= newest[key].updated:
+            newest[key] = row
+    by_resource: dict[str, dict[str, AssociationStatus]] = {}
+    for (resource, share), row in newest.items():
+        by_resource.setdefault(resource, {})[share] = row.status
+    return by_resource
+
+
+def _drift(
+    ladder: StageLadder,
+    arn: str,
+    status: CardStatus | None,
+    earned: CardStatus | None,
+    actual: Mapping[str, AssociationStatus],
+) -> Drift | None:
+    desired = {stage.name for stage in ladder.stages_for(earned)}
+    present = {ladder.stage_for_share(share).name for share, state in actual.items() if state in _PRESENT}
+    missing = tuple(sorted(desired - present))
+    extra = tuple(sorted(present - desired))
+    if not missing and not extra:
+        return None
+    return Drift(arn, status, missing, extra)
+
+
+def find_drift(
+    ladder: StageLadder,
+    cards: Iterable[CardSummary],
+    associations: Iterable[ResourceAssociation],
+    earned: Callable[[CardSummary], CardStatus | None],
+) -> list[Drift]:
+    """Every card (and vanished card) whose associations differ from what ``earned`` says it deserves.
+
+    ``earned`` is consulted only for cards that differ from their plain status, so a governance
+    lookup per card is paid only where a gate may explain the difference.
+    """
+    actual = _current(a for a in associations if a.share_arn in ladder.share_arns)
+    drifts: list[Drift] = []
+    listed: set[str] = set()
+    for card in cards:
+        listed.add(card.arn)
+        current = actual.get(card.arn, {})
+        suspect = _drift(ladder, card.arn, card.status, card.status, current)
+        if suspect is None:
+            continue
+        confirmed = _drift(ladder, card.arn, card.status, earned(card), current)
+        if confirmed is not None:
+            drifts.append(confirmed)
+    for arn in sorted(set(actual) - listed):
+        gone = _drift(ladder, arn, None, None, actual[arn])
+        if gone is not None:
+            drifts.append(gone)
+    return drifts
+
+
+def earned_from_record(card: CardSummary, record: Mapping[str, Any] | None) -> CardStatus:
+    """The status a card has earned per its latest ledger record, if that record is about its status."""
+    if record and record.get("status") == card.status.value and record.get("effectiveStatus"):
+        return CardStatus.parse(record["effectiveStatus"], "effectiveStatus")
+    return card.status
