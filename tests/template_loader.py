@@ -1,8 +1,4 @@
-"""Load template.yaml with PyYAML, turning CloudFormation short-form tags into their long form.
-
-``!Ref X`` becomes ``{"Ref": "X"}``, ``!GetAtt A.B`` becomes ``{"Fn::GetAtt": ["A", "B"]}`` and
-every other ``!Tag value`` becomes ``{"Fn::Tag": value}``, so tests can read the template as data.
-"""
+"""template.yaml as data for tests: short-form tags in their long form (``!Ref X`` → ``{"Ref": "X"}``)."""
 
 from __future__ import annotations
 
@@ -11,65 +7,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from cardshare_local.template import parse_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
-_TAGS = (
-    "Ref",
-    "Sub",
-    "GetAtt",
-    "If",
-    "Join",
-    "Not",
-    "Equals",
-    "And",
-    "Or",
-    "Select",
-    "Split",
-    "FindInMap",
-    "GetAZs",
-    "ImportValue",
-    "Base64",
-    "Cidr",
-    "Condition",
-    "Transform",
-    "ToJsonString",
-    "Length",
-)
-
-
-class CloudFormationLoader(yaml.SafeLoader):
-    """A SafeLoader that understands the CloudFormation intrinsic-function tags."""
-
-
-def _construct(tag: str) -> Any:
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        if tag == "Ref":
-            return {"Ref": value}
-        if tag == "Condition":
-            return {"Condition": value}
-        if tag == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-        return {f"Fn::{tag}": value}
-
-    return construct
-
-
-for _tag in _TAGS:
-    CloudFormationLoader.add_constructor(f"!{_tag}", _construct(_tag))
-
 
 def load_template_text(text: str) -> dict[str, Any]:
-    """Parse a CloudFormation/SAM template written in YAML."""
-    return yaml.load(text, Loader=CloudFormationLoader)
+    """Parse a CloudFormation/SAM template written in YAML (the local runtime's own reader)."""
+    return parse_template(text)
 
 
 @cache
@@ -100,7 +46,11 @@ def default_stages(
     principals = principals or {}
     shares = share_arns or {}
     template = load_template()
-    sub = template["Resources"]["PlanCardFunction"]["Properties"]["Environment"]["Variables"]["CARDSHARE_STAGES"]
+    variables_of = {
+        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
+        **template["Resources"]["PlanCardFunction"]["Properties"].get("Environment", {}).get("Variables", {}),
+    }
+    sub = variables_of["CARDSHARE_STAGES"]
     body, variables = sub["Fn::Sub"]
     stages = json.loads(body)
     result = []

@@ -31,6 +31,10 @@ _SHORT_TAGS = {
     "!Base64": "Fn::Base64",
     "!GetAZs": "Fn::GetAZs",
     "!ImportValue": "Fn::ImportValue",
+    "!Cidr": "Fn::Cidr",
+    "!Transform": "Fn::Transform",
+    "!ToJsonString": "Fn::ToJsonString",
+    "!Length": "Fn::Length",
 }
 
 
@@ -61,12 +65,20 @@ for _tag, _name in _SHORT_TAGS.items():
     _CfnLoader.add_constructor(_tag, _construct(_tag, _name))
 
 
-def load_template(path: Path) -> dict[str, Any]:
-    """Parse a CloudFormation/SAM YAML template with its short-form tags."""
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+def parse_template(text: str) -> dict[str, Any]:
+    """Parse CloudFormation/SAM YAML, short-form tags turned into their long form."""
+    document = yaml.load(text, Loader=_CfnLoader)
     if not isinstance(document, dict) or "Resources" not in document:
-        raise TemplateError(f"{path}: not a CloudFormation template")
+        raise TemplateError("not a CloudFormation template (no Resources)")
     return document
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """Parse a template file."""
+    try:
+        return parse_template(path.read_text(encoding="utf-8"))
+    except TemplateError as error:
+        raise TemplateError(f"{path}: {error}") from None
 
 
 NO_VALUE = object()

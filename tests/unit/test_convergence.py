@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,10 @@ from cardshare.convergence import (
     converge_round,
 )
 from cardshare.events import InvalidEventError
+from cardshare.gates import DEFAULT_REQUIRED_FIELDS, Enforcement, GateConfig, GateResult, Verdict
 from cardshare.planner import Association, AssociationStatus, Op
 from cardshare.policy import ConfigError, ladder_from_json
-from cardshare.promotion import promote_round
+from cardshare.promotion import RoundResult, promote_round
 from cardshare.settings import Settings, load_settings
 from cardshare.status import CardStatus
 
@@ -55,8 +58,7 @@ class FakeCards:
         return self.cards.get(card_arn)
 
     def set_status(self, card_arn: str, status: CardStatus) -> None:
-        card = self.cards[card_arn]
-        self.cards[card_arn] = Card(card.arn, card.name, status, card.version)
+        self.cards[card_arn] = dataclasses.replace(self.cards[card_arn], status=status)
 
 
 class FakeShares:
@@ -88,12 +90,27 @@ class FakeShares:
         return {names[share] for (card, share), row in self.rows.items() if card == card_arn and row.status is status}
 
 
+# Content that passes the default review gate, so that only the status decides the sharing.
+CONTENT = {
+    "model_overview": {"model_owner": "churn-team", "problem_type": "Binary Classification"},
+    "intended_uses": {"intended_uses": "Predict churn for retention offers"},
+}
+
+
 def card(status: CardStatus, arn: str = CARD_ARN, version: int = 3) -> Card:
-    return Card(arn, CARD_NAME, status, version)
+    return Card(arn, CARD_NAME, status, version, CONTENT)
 
 
-def round_(cards: FakeCards, shares: FakeShares, progress: Progress | None = None, execution: str = EXECUTION) -> Step:
-    return converge_round(CARD_ARN, LADDER, cards, shares, progress or Progress(), LIMITS, execution)
+def round_(
+    cards: FakeCards,
+    shares: FakeShares,
+    progress: Progress | None = None,
+    execution: str = EXECUTION,
+    judge: Judged | None = None,
+) -> Step:
+    if judge is None:
+        return converge_round(CARD_ARN, LADDER, cards, shares, progress or Progress(), LIMITS, execution)
+    return converge_round(CARD_ARN, LADDER, cards, shares, progress or Progress(), LIMITS, execution, judge)
 
 
 def run_workflow(cards: FakeCards, shares: FakeShares, limits: Limits = LIMITS) -> tuple[list[str], dict[str, Any]]:
@@ -255,6 +272,8 @@ def test_deleted_card_is_disassociated_everywhere_and_ends_as_a_no_op() -> None:
         "exists": False,
         "status": None,
         "version": None,
+        "effectiveStatus": None,
+        "blocked": [],
         "sharesAdded": [],
         "sharesRemoved": ["dev", "prod", "test"],
     }
@@ -279,6 +298,8 @@ def test_done_summary_lists_shares_added() -> None:
         "exists": True,
         "status": "Approved",
         "version": 4,
+        "effectiveStatus": "Approved",
+        "blocked": [],
         "sharesAdded": ["dev", "prod", "test"],
         "sharesRemoved": [],
     }
@@ -334,15 +355,24 @@ def test_associations_are_read_by_the_arn_sagemaker_reports() -> None:
 
 
 def test_progress_round_trips_through_json() -> None:
-    progress = Progress(rounds=2, polls=5, added=("dev", "test"), removed=("prod",))
+    history = {"cardArn": CARD_ARN, "status": "PendingReview", "version": 3, "versionAuthors": ["a", "b"]}
+    progress = Progress(rounds=2, polls=5, added=("dev", "test"), removed=("prod",), history=history)
     data = json.loads(json.dumps(progress.to_dict()))
-    assert data == {"rounds": 2, "polls": 5, "added": ["dev", "test"], "removed": ["prod"]}
+    assert data == {"rounds": 2, "polls": 5, "added": ["dev", "test"], "removed": ["prod"], "history": history}
     assert Progress.from_dict(data) == progress
+
+
+def test_progress_keeps_an_empty_history_apart_from_an_unread_one() -> None:
+    # {} means "the ledger had no record" (read, nothing found); None means "not read yet".
+    read_nothing = Progress.from_dict(json.loads(json.dumps(Progress(rounds=1, history={}).to_dict())))
+    assert read_nothing.history == {}
+    assert Progress.from_dict({"rounds": 1, "polls": 0, "added": [], "removed": []}).history is None
+    assert Progress(rounds=1).to_dict()["history"] is None
 
 
 @pytest.mark.parametrize("empty", [None, {}])
 def test_progress_from_nothing_is_the_start(empty: dict[str, Any] | None) -> None:
-    assert Progress.from_dict(empty) == Progress(rounds=0, polls=0, added=(), removed=())
+    assert Progress.from_dict(empty) == Progress(rounds=0, polls=0, added=(), removed=(), history=None)
 
 
 def test_step_to_dict_has_the_keys_the_state_machine_reads() -> None:
@@ -350,88 +380,215 @@ def test_step_to_dict_has_the_keys_the_state_machine_reads() -> None:
     selector = asl["States"]["Plan"]["ResultSelector"]
     read = {value.removeprefix("$.Payload.") for value in selector.values()}
     data = round_(FakeCards(card(CardStatus.DRAFT)), FakeShares()).to_dict()
-    assert read <= set(data)
+    # The plan handler adds "decision" (the record once done) to what the step returns.
+    assert "decision" in read
+    assert read - {"decision"} <= set(data)
     assert {"op", "shareArn", "resourceArn", "clientToken"} <= set(data["actions"][0])
+
+
+# ---- the judge -----------------------------------------------------------------------------------
+
+
+class Judged:
+    """A judge that grants ``effective`` to any card, refusing with ``reasons`` when given."""
+
+    def __init__(self, effective: CardStatus | None, *reasons: str) -> None:
+        self.effective = effective
+        self.reasons = reasons
+        self.calls: list[Card | None] = []
+
+    def __call__(self, seen: Card | None) -> Verdict:
+        self.calls.append(seen)
+        results = (GateResult("approval", False, self.reasons),) if self.reasons else ()
+        return Verdict(seen.status if seen else None, self.effective, results)
+
+
+def test_without_a_judge_a_card_is_shared_as_its_status_says() -> None:
+    step = round_(FakeCards(card(CardStatus.APPROVED)), FakeShares())
+    assert step.verdict == Verdict(CardStatus.APPROVED, CardStatus.APPROVED)
+    assert not step.verdict.blocked
+    summary = step.to_dict()["summary"]
+    assert summary["effectiveStatus"] == "Approved"
+    assert summary["blocked"] == []
+
+
+def test_the_plan_follows_the_status_the_judge_grants_not_the_cards() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    judge = Judged(CardStatus.PENDING_REVIEW, "separation of duties: approver x also authored version 3")
+    step = round_(cards, shares, judge=judge)
+    assert [(a["op"], a["stage"]) for a in step.actions] == [("associate", "dev"), ("associate", "test")]
+    assert judge.calls == [cards.cards[CARD_ARN]]  # the judge sees the card as it is now, once
+    summary = step.to_dict()["summary"]
+    assert summary["status"] == "Approved"
+    assert summary["effectiveStatus"] == "PendingReview"
+    assert summary["blocked"] == ["separation of duties: approver x also authored version 3"]
+
+
+def test_a_refused_card_already_in_prod_is_taken_out_of_prod() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    for stage in ("dev", "test", "prod"):
+        shares.set(CARD_ARN, stage, S.ASSOCIATED)
+    step = round_(cards, shares, judge=Judged(CardStatus.DRAFT, "missing required field x"))
+    assert [(a["op"], a["stage"]) for a in step.actions] == [("disassociate", "test"), ("disassociate", "prod")]
+    assert step.progress.removed == ("test", "prod")
+
+
+def test_the_judge_sees_a_deleted_card_as_none() -> None:
+    judge = Judged(None)
+    step = round_(FakeCards(), FakeShares(), judge=judge)
+    assert judge.calls == [None]
+    assert step.next == "done"
+    assert step.to_dict()["summary"]["effectiveStatus"] is None
+
+
+def test_history_is_carried_through_every_kind_of_round() -> None:
+    history = {"status": "PendingReview", "version": 3}
+    cards, shares = FakeCards(card(CardStatus.PENDING_REVIEW)), FakeShares()
+    applied = round_(cards, shares, Progress(history=history))
+    assert applied.next == "apply"
+    assert applied.progress.history == history
+    shares.apply(applied.actions)
+    waited = round_(cards, shares, applied.progress)
+    assert waited.next == "wait"
+    assert waited.progress.history == history
+    shares.settle()
+    done = round_(cards, shares, waited.progress)
+    assert done.next == "done"
+    assert done.progress.history == history
 
 
 # ---- promote_round ------------------------------------------------------------------------------
 
+LEDGER_TABLE = "cardshare-decisions"
+
+
+class NoLedger:
+    """A ledger that has never seen the card; counts the reads."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def latest(self, card_arn: str) -> dict[str, Any] | None:
+        self.calls.append(card_arn)
+        return None
+
+
+class NoVersions:
+    """Version history that knows nothing; counts the reads."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, CardStatus]] = []
+
+    def previous_status(self, card_arn: str, status: CardStatus) -> CardStatus | None:
+        self.calls.append((card_arn, status))
+        return None
+
 
 def settings() -> Settings:
-    return Settings(ACCOUNT, REGION, LADDER, LIMITS)
+    return Settings(ACCOUNT, REGION, LADDER, LIMITS, GateConfig(), LEDGER_TABLE)
 
 
 def event(name: str = "card-approved.json") -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
 
 
+def promote(payload: Any, cards: FakeCards, shares: FakeShares, ledger: NoLedger | None = None) -> RoundResult:
+    return promote_round(
+        payload,
+        settings(),
+        cards,
+        shares,
+        ledger or NoLedger(),
+        NoVersions(),
+        datetime(2026, 11, 28, 9, 0, 1, tzinfo=UTC),
+    )
+
+
 def test_promote_round_converges_the_card_in_the_event() -> None:
     cards, shares = FakeCards(card(CardStatus.PENDING_REVIEW)), FakeShares()
-    parsed, step = promote_round(
-        {"event": event("card-approved.json"), "progress": None, "execution": EXECUTION}, settings(), cards, shares
-    )
+    result = promote({"event": event("card-approved.json"), "progress": None, "execution": EXECUTION}, cards, shares)
     # The event says Approved, the card is PendingReview now: the card as it is now wins.
-    assert parsed.status is CardStatus.APPROVED
-    assert step.card is not None
-    assert step.card.status is CardStatus.PENDING_REVIEW
-    assert [a["stage"] for a in step.actions] == ["dev", "test"]
-    assert step.actions[0]["clientToken"] == client_token(EXECUTION, 0, SHARE["dev"], Op.ASSOCIATE)
+    assert result.event.status is CardStatus.APPROVED
+    assert result.step.card is not None
+    assert result.step.card.status is CardStatus.PENDING_REVIEW
+    assert [a["stage"] for a in result.step.actions] == ["dev", "test"]
+    assert result.step.actions[0]["clientToken"] == client_token(EXECUTION, 0, SHARE["dev"], Op.ASSOCIATE)
+    assert result.decision is None  # not converged yet: no decision before the last round
 
 
 def test_promote_round_carries_progress() -> None:
-    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    cards, shares, ledger = FakeCards(card(CardStatus.DRAFT)), FakeShares(), NoLedger()
     shares.set(CARD_ARN, "dev", S.ASSOCIATING)
     progress = Progress(rounds=1, polls=1, added=("dev",)).to_dict()
-    _, step = promote_round({"event": event(), "progress": progress, "execution": EXECUTION}, settings(), cards, shares)
-    assert step.next == "wait"
-    assert step.progress == Progress(rounds=1, polls=2, added=("dev",))
+    result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares, ledger)
+    assert result.step.next == "wait"
+    assert result.step.progress == Progress(rounds=1, polls=2, added=("dev",), history={})
+    assert ledger.calls == [CARD_ARN]  # progress without a history: the ledger is read (once)
+
+
+def test_promote_round_decides_when_done() -> None:
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    progress = Progress(rounds=1, polls=1, added=("dev",), history={}).to_dict()
+    result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares)
+    assert result.step.next == "done"
+    assert result.decision is not None
+    assert result.decision.record["outcome"] == "shared"
+    assert result.decision.record["sharesAdded"] == ["dev"]
+    assert result.decision.record["eventId"] == event()["id"]
+    assert result.decision.record["executionArn"] == EXECUTION
 
 
 @pytest.mark.parametrize("payload", [None, [], "event", 3])
 def test_promote_round_payload_not_an_object(payload: Any) -> None:
     with pytest.raises(InvalidEventError, match=r"^payload: "):
-        promote_round(payload, settings(), FakeCards(), FakeShares())
+        promote(payload, FakeCards(), FakeShares())
 
 
 @pytest.mark.parametrize("execution", [None, "", 42])
 def test_promote_round_needs_the_execution(execution: Any) -> None:
     payload: dict[str, Any] = {"event": event(), "progress": None, "execution": execution}
     with pytest.raises(InvalidEventError, match=r"^execution: "):
-        promote_round(payload, settings(), FakeCards(card(CardStatus.DRAFT)), FakeShares())
+        promote(payload, FakeCards(card(CardStatus.DRAFT)), FakeShares())
     del payload["execution"]
     with pytest.raises(InvalidEventError, match=r"^execution: "):
-        promote_round(payload, settings(), FakeCards(card(CardStatus.DRAFT)), FakeShares())
+        promote(payload, FakeCards(card(CardStatus.DRAFT)), FakeShares())
 
 
 @pytest.mark.parametrize("progress", [[], "round 1", 1, True])
 def test_promote_round_progress_of_the_wrong_type(progress: Any) -> None:
     with pytest.raises(InvalidEventError, match=r"^progress: "):
-        promote_round(
+        promote(
             {"event": event(), "progress": progress, "execution": EXECUTION},
-            settings(),
             FakeCards(card(CardStatus.DRAFT)),
             FakeShares(),
         )
 
 
 def test_promote_round_rejects_a_bad_event_before_reading_anything() -> None:
-    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    cards, shares, ledger = FakeCards(card(CardStatus.DRAFT)), FakeShares(), NoLedger()
     with pytest.raises(InvalidEventError, match=r"^detail\.ModelCardStatus: "):
-        promote_round(
+        promote(
             {"event": event("malformed-unknown-status.json"), "progress": None, "execution": EXECUTION},
-            settings(),
             cards,
             shares,
+            ledger,
         )
     with pytest.raises(InvalidEventError, match=r"^event: "):
-        promote_round({"progress": None, "execution": EXECUTION}, settings(), cards, shares)
+        promote({"progress": None, "execution": EXECUTION}, cards, shares, ledger)
     assert cards.calls == []
     assert shares.calls == []
+    assert ledger.calls == []
 
 
 # ---- settings -------------------------------------------------------------------------------------
 
-GOOD_ENV = {"CARDSHARE_ACCOUNT_ID": ACCOUNT, "AWS_REGION": REGION, "CARDSHARE_STAGES": STAGES_JSON}
+GOOD_ENV = {
+    "CARDSHARE_ACCOUNT_ID": ACCOUNT,
+    "AWS_REGION": REGION,
+    "CARDSHARE_STAGES": STAGES_JSON,
+    "CARDSHARE_LEDGER_TABLE": LEDGER_TABLE,
+}
 
 
 def env(**changes: str | None) -> dict[str, str]:
@@ -448,11 +605,32 @@ def test_good_environment_gives_settings() -> None:
     loaded = load_settings(
         env(CARDSHARE_POLL_SECONDS="0", CARDSHARE_MAX_POLLS="10", CARDSHARE_MAX_ROUNDS="4")  # minimum poll: 0
     )
-    assert loaded == Settings(ACCOUNT, REGION, LADDER, Limits(poll_seconds=0, max_polls=10, max_rounds=4))
+    assert loaded == Settings(
+        ACCOUNT, REGION, LADDER, Limits(poll_seconds=0, max_polls=10, max_rounds=4), GateConfig(), LEDGER_TABLE
+    )
 
 
-def test_defaults_for_the_limits() -> None:
-    assert load_settings(env()).limits == Limits(poll_seconds=5, max_polls=24, max_rounds=3)
+def test_defaults_for_the_limits_and_the_gates() -> None:
+    loaded = load_settings(env())
+    assert loaded.limits == Limits(poll_seconds=5, max_polls=24, max_rounds=3)
+    assert loaded.gates == GateConfig(DEFAULT_REQUIRED_FIELDS, (), Enforcement.ALERT)
+
+
+def test_gates_come_from_their_variables() -> None:
+    loaded = load_settings(
+        env(
+            CARDSHARE_REQUIRED_FIELDS="model_overview.model_owner, training_details.training_job_details",
+            CARDSHARE_APPROVERS="arn:aws:iam::*:role/ModelApprover*,"
+            "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-1/jane",
+            CARDSHARE_ENFORCEMENT="revert",
+        )
+    )
+    assert loaded.gates == GateConfig(
+        ("model_overview.model_owner", "training_details.training_job_details"),
+        ("arn:aws:iam::*:role/ModelApprover*", "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-1/jane"),
+        Enforcement.REVERT,
+    )
+    assert loaded.ledger_table == LEDGER_TABLE
 
 
 def test_region_falls_back_to_aws_default_region() -> None:
@@ -478,6 +656,11 @@ def test_settings_read_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) ->
         pytest.param({"CARDSHARE_POLL_SECONDS": "-1"}, "CARDSHARE_POLL_SECONDS", id="poll-below-minimum"),
         pytest.param({"CARDSHARE_MAX_POLLS": "0"}, "CARDSHARE_MAX_POLLS", id="polls-below-minimum"),
         pytest.param({"CARDSHARE_MAX_ROUNDS": "0"}, "CARDSHARE_MAX_ROUNDS", id="rounds-below-minimum"),
+        pytest.param({"CARDSHARE_LEDGER_TABLE": None}, "CARDSHARE_LEDGER_TABLE", id="ledger-missing"),
+        pytest.param({"CARDSHARE_LEDGER_TABLE": ""}, "CARDSHARE_LEDGER_TABLE", id="ledger-empty"),
+        pytest.param({"CARDSHARE_REQUIRED_FIELDS": "model overview"}, "CARDSHARE_REQUIRED_FIELDS", id="field-bad"),
+        pytest.param({"CARDSHARE_APPROVERS": "ModelApprover"}, "CARDSHARE_APPROVERS", id="approver-not-arn"),
+        pytest.param({"CARDSHARE_ENFORCEMENT": "block"}, "CARDSHARE_ENFORCEMENT", id="enforcement-unknown"),
     ],
 )
 def test_bad_environment_names_the_variable(changes: dict[str, str | None], variable: str) -> None:

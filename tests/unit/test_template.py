@@ -13,6 +13,7 @@ import pytest
 from moto.events.models import EventPattern
 from template_loader import ROOT, load_template
 
+from cardshare.gates import GateConfig, parse_gate_config
 from cardshare.policy import Access, ladder_from_json
 from cardshare.settings import load_settings
 
@@ -356,6 +357,10 @@ MODEL_CARDS_OF_THIS_ACCOUNT = re.compile(
 )
 
 
+# SageMaker list actions that support no resource-level permission: "*" is the only resource they take.
+SAGEMAKER_UNSCOPED_LISTS = {"sagemaker:ListModelCards"}
+
+
 def test_sagemaker_actions_are_scoped_to_this_accounts_model_cards() -> None:
     seen = set()
     for holder, statement in statements():
@@ -363,6 +368,9 @@ def test_sagemaker_actions_are_scoped_to_this_accounts_model_cards() -> None:
         if not actions:
             continue
         seen.update(actions)
+        if as_list(statement["Resource"]) == ["*"]:
+            assert set(actions) <= SAGEMAKER_UNSCOPED_LISTS, f"{holder}: {actions} on *"
+            continue
         for resource in as_list(statement["Resource"]):
             assert isinstance(resource, dict), f"{holder}: {actions} on {resource}"
             assert MODEL_CARDS_OF_THIS_ACCOUNT.match(resource["Fn::Sub"]), f"{holder}: {actions} on {resource}"
@@ -371,7 +379,20 @@ def test_sagemaker_actions_are_scoped_to_this_accounts_model_cards() -> None:
 
 def test_plan_function_only_reads() -> None:
     actions = {a for holder, s in statements() if holder == "PlanCardFunction" for a in as_list(s["Action"])}
-    assert actions == {"sagemaker:DescribeModelCard", "ram:GetResourceShareAssociations"}
+    assert actions == {
+        "sagemaker:DescribeModelCard",
+        "sagemaker:ListModelCardVersions",  # the approval gate's fallback when the ledger has no record
+        "ram:GetResourceShareAssociations",
+        "dynamodb:Query",  # the card's latest decision
+    }
+
+
+def test_plan_function_reads_only_the_stacks_ledger() -> None:
+    (statement,) = [
+        s for holder, s in statements() if holder == "PlanCardFunction" and "dynamodb:Query" in as_list(s["Action"])
+    ]
+    assert as_list(statement["Action"]) == ["dynamodb:Query"]
+    assert statement["Resource"] == {"Fn::GetAtt": [ledger_table_name(), "Arn"]}
 
 
 def test_rule_role_may_only_start_the_state_machine() -> None:
@@ -413,14 +434,17 @@ def test_every_function_and_state_machine_logs_into_a_log_group_of_the_template(
 
 
 def function_environment() -> dict[str, Any]:
-    return RESOURCES["PlanCardFunction"]["Properties"]["Environment"]["Variables"]
+    """The plan function's variables as SAM sets them: the Globals, overridden by the function's own."""
+    shared = TEMPLATE.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    own = RESOURCES["PlanCardFunction"]["Properties"].get("Environment", {}).get("Variables", {})
+    return {**shared, **own}
 
 
 def test_function_sets_every_variable_settings_reads() -> None:
     source = (ROOT / "layers" / "cardshare" / "cardshare" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'"(CARDSHARE_[A-Z_]+)"', source))
     assert read
-    assert read == set(function_environment())
+    assert read == {name for name in function_environment() if name.startswith("CARDSHARE_")}
 
 
 def rendered_stages(values: dict[str, str]) -> str:
@@ -447,10 +471,18 @@ def parameters_to_stages(overrides: dict[str, str]) -> str:
 def test_stages_the_template_renders_with_its_defaults_are_valid() -> None:
     environment = {"CARDSHARE_ACCOUNT_ID": ACCOUNT, "AWS_REGION": "us-east-1"}
     environment["CARDSHARE_STAGES"] = parameters_to_stages({})
-    for key in ("CARDSHARE_POLL_SECONDS", "CARDSHARE_MAX_POLLS", "CARDSHARE_MAX_ROUNDS"):
+    for key in ("CARDSHARE_POLL_SECONDS", "CARDSHARE_MAX_POLLS", "CARDSHARE_MAX_ROUNDS", "CARDSHARE_ENFORCEMENT"):
         parameter = function_environment()[key]["Ref"]
         environment[key] = str(TEMPLATE["Parameters"][parameter]["Default"])
+    for key in ("CARDSHARE_REQUIRED_FIELDS", "CARDSHARE_APPROVERS"):
+        separator, reference = function_environment()[key]["Fn::Join"]
+        assert separator == ","
+        environment[key] = str(TEMPLATE["Parameters"][reference["Ref"]]["Default"])
+    assert function_environment()["CARDSHARE_LEDGER_TABLE"] == {"Ref": ledger_table_name()}
+    environment["CARDSHARE_LEDGER_TABLE"] = "cardshare-DecisionLedgerTable-1234"
     settings = load_settings(environment)
+    # The defaults are the gates' own defaults: the issue's required fields, no allow-list, alert.
+    assert settings.gates == GateConfig() == parse_gate_config(None, None, None)
     assert [stage.name for stage in settings.ladder.stages] == ["dev", "test", "prod"]
     assert [stage.access for stage in settings.ladder.stages] == [
         Access.READ_WRITE,
@@ -478,3 +510,38 @@ def test_samconfig_environments_give_a_valid_ladder() -> None:
         assert set(overrides) <= set(TEMPLATE["Parameters"]), f"{env}: unknown parameter"
         ladder = ladder_from_json(parameters_to_stages(overrides), ACCOUNT)
         assert len(ladder.stages) == 3, env
+
+
+# ---- governance: the ledger and the topic ---------------------------------------------------------------
+
+
+def ledger_table_name() -> str:
+    (name,) = of_type("AWS::DynamoDB::Table")
+    return name
+
+
+def test_the_ledger_is_queried_by_card_in_time_order() -> None:
+    table = RESOURCES[ledger_table_name()]["Properties"]
+    assert table["KeySchema"] == [
+        {"AttributeName": "cardArn", "KeyType": "HASH"},
+        {"AttributeName": "decidedAt", "KeyType": "RANGE"},
+    ]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]} == {
+        ("cardArn", "S"),
+        ("decidedAt", "S"),
+    }
+
+
+def test_the_ledger_survives_mistakes() -> None:
+    resource = RESOURCES[ledger_table_name()]
+    table = resource["Properties"]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table.get("DeletionProtectionEnabled") is True or resource.get("DeletionPolicy") == "Retain"
+    assert resource.get("DeletionPolicy") == "Retain"
+    assert resource.get("UpdateReplacePolicy") == "Retain"
+
+
+def test_the_decisions_topic_is_encrypted() -> None:
+    (topic,) = of_type("AWS::SNS::Topic").values()
+    assert topic["Properties"].get("KmsMasterKeyId")

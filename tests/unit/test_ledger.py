@@ -1,0 +1,214 @@
+"""The decision ledger adapter: DynamoDB items and reading a card's latest decision."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from cardshare.cards import Card, Identity
+from cardshare.decisions import decide, failure_decision
+from cardshare.gates import GateConfig, History, LedgerUnavailableError, evaluate
+from cardshare.ledger import DecisionLedger, from_item, to_item
+from cardshare.status import CardStatus
+
+TABLE = "cardshare-decisions"
+CARD_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-card/Customer-Churn-Model-Card"
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:cardshare-promote-card:run-1"
+
+
+def record(n: int, outcome: str = "shared") -> dict[str, Any]:
+    return {"cardArn": CARD_ARN, "decidedAt": f"2026-11-28T09:00:{n:02d}+00:00#run-{n}", "outcome": outcome, "n": n}
+
+
+class FakeDynamoDB:
+    """query() over pre-built pages, newest first; records every request."""
+
+    def __init__(self, *pages: list[dict[str, Any]]) -> None:
+        self.pages = [[to_item(r) for r in page] for page in pages]
+        self.requests: list[dict[str, Any]] = []
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(copy.deepcopy(request))
+        index = int(request.get("ExclusiveStartKey", {}).get("page", {}).get("N", "0"))
+        response: dict[str, Any] = {"Items": self.pages[index] if self.pages else []}
+        if index + 1 < len(self.pages):
+            response["LastEvaluatedKey"] = {"page": {"N": str(index + 1)}}
+        return response
+
+
+class BrokenDynamoDB:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        raise self.error
+
+
+# ---- items --------------------------------------------------------------------------------------------
+
+
+def a_decision_record() -> dict[str, Any]:
+    author = Identity(iam_arn="arn:aws:sts::123456789012:assumed-role/DataScientist/alice")
+    card = Card(CARD_ARN, "Customer-Churn-Model-Card", CardStatus.APPROVED, 1, {}, author, author)
+    history = History(last_status=CardStatus.PENDING_REVIEW, version=1)
+    verdict = evaluate(card, history, GateConfig())
+    now = datetime(2026, 11, 28, 9, 0, 1, tzinfo=UTC)
+    return decide(
+        CARD_ARN, card, verdict, history, ["dev"], [], event_id="e-1", execution=EXECUTION, now=now, config=GateConfig()
+    ).record
+
+
+def test_a_decision_record_round_trips_through_an_item() -> None:
+    original = a_decision_record()
+    item = to_item(original)
+    assert item["version"] == {"N": "1"}
+    assert item["cardArn"] == {"S": CARD_ARN}
+    assert item["exists"] == {"BOOL": True}
+    assert item["gates"]["L"][0]["M"]["gate"] == {"S": "review"}
+    back = from_item(json.loads(json.dumps(item)))  # what DynamoDB hands back
+    assert back == original
+    assert type(back["version"]) is int
+    assert all(isinstance(gate, dict) for gate in back["gates"])
+
+
+def test_none_values_are_left_out_of_the_item() -> None:
+    item = to_item({"cardArn": CARD_ARN, "version": None, "status": None, "previousStatus": "Draft"})
+    assert set(item) == {"cardArn", "previousStatus"}
+    assert from_item(item) == {"cardArn": CARD_ARN, "previousStatus": "Draft"}
+
+
+def test_a_failure_record_round_trips_without_its_missing_fields() -> None:
+    original = failure_decision({}, EXECUTION, datetime(2026, 11, 28, tzinfo=UTC)).record
+    back = from_item(to_item(original))
+    assert back == {key: value for key, value in original.items() if value is not None}
+    assert "version" not in back
+    assert back["sharesAdded"] == []
+
+
+def test_numbers_stay_numbers_and_lists_of_objects_stay_lists_of_objects() -> None:
+    original = {
+        "cardArn": CARD_ARN,
+        "whole": 7,
+        "zero": 0,
+        "big": 2**53 + 1,
+        "nested": [{"gate": "a", "reasons": ["x", "y"], "count": 2}, {"gate": "b", "reasons": []}],
+        "empty": [],
+        "flag": False,
+        "text": "",
+    }
+    back = from_item(to_item(original))
+    assert back == original
+    assert [type(back[key]) for key in ("whole", "zero", "big")] == [int, int, int]
+    assert type(back["nested"][0]["count"]) is int
+    assert back["flag"] is False
+
+
+def test_a_fractional_number_comes_back_as_a_float() -> None:
+    assert from_item({"ratio": {"N": "0.25"}}) == {"ratio": 0.25}
+
+
+def test_a_string_set_comes_back_as_a_sorted_list() -> None:
+    assert from_item({"authors": {"SS": ["b", "a"]}}) == {"authors": ["a", "b"]}
+
+
+# ---- latest -----------------------------------------------------------------------------------------
+
+
+def test_latest_queries_the_card_newest_first() -> None:
+    client = FakeDynamoDB([record(3)])
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(3)
+    (request,) = client.requests
+    assert request["TableName"] == TABLE
+    assert request["KeyConditionExpression"] == "cardArn = :card"
+    assert request["ExpressionAttributeValues"] == {":card": {"S": CARD_ARN}}
+    assert request["ScanIndexForward"] is False
+    assert "ExclusiveStartKey" not in request
+
+
+def test_latest_returns_the_newest_record_of_the_first_page() -> None:
+    client = FakeDynamoDB([record(9), record(8)], [record(7)])
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(9)
+    assert len(client.requests) == 1  # stops at the first hit
+
+
+def test_failed_records_are_skipped_across_pages() -> None:
+    client = FakeDynamoDB(
+        [record(9, "failed"), record(8, "failed")],
+        [record(7, "failed"), record(6, "no-op"), record(5)],
+        [record(4)],
+    )
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(6, "no-op")
+    assert len(client.requests) == 2
+    assert client.requests[1]["ExclusiveStartKey"] == {"page": {"N": "1"}}
+
+
+@pytest.mark.parametrize("outcome", ["blocked", "revoked", "shared", "no-op"])
+def test_every_outcome_but_failed_is_a_usable_record(outcome: str) -> None:
+    client = FakeDynamoDB([record(2, "failed"), record(1, outcome)])
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(1, outcome)
+
+
+def test_an_empty_ledger_has_no_latest() -> None:
+    client = FakeDynamoDB()
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) is None
+    assert len(client.requests) == 1
+
+
+def test_only_failed_records_give_none_after_the_last_page() -> None:
+    client = FakeDynamoDB([record(3, "failed")], [record(2, "failed")], [record(1, "failed")])
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) is None
+    assert len(client.requests) == 3
+
+
+def test_an_empty_page_with_more_to_come_is_read_past() -> None:
+    client = FakeDynamoDB([], [record(1)])
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(1)
+    assert len(client.requests) == 2
+
+
+def test_reading_past_failures_is_bounded() -> None:
+    # A card that failed in every one of hundreds of executions: give up rather than read them all.
+    pages = [[record(59 - (p * 10 + i) % 60, "failed") for i in range(10)] for p in range(50)]
+    client = FakeDynamoDB(*pages)
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) is None
+    assert 1 < len(client.requests) < 50
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no table"}}, "Query"),
+        ClientError({"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, "Query"),
+        EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
+    ],
+    ids=["no-table", "denied", "no-endpoint"],
+)
+def test_an_unreadable_ledger_raises_ledger_unavailable_naming_the_table(error: Exception) -> None:
+    with pytest.raises(LedgerUnavailableError, match=TABLE) as raised:
+        DecisionLedger(BrokenDynamoDB(error), TABLE).latest(CARD_ARN)
+    assert raised.value.__cause__ is error
+
+
+def test_other_errors_are_not_mistaken_for_an_unavailable_ledger() -> None:
+    with pytest.raises(TypeError):
+        DecisionLedger(BrokenDynamoDB(TypeError("a bug")), TABLE).latest(CARD_ARN)
+
+
+def test_from_session_builds_a_dynamodb_client() -> None:
+    class Session:
+        def __init__(self) -> None:
+            self.asked: list[tuple[str, Any]] = []
+
+        def client(self, service: str, config: Any = None) -> FakeDynamoDB:
+            self.asked.append((service, config))
+            return FakeDynamoDB([record(1)])
+
+    session = Session()
+    ledger = DecisionLedger.from_session(session, TABLE, config="cfg")
+    assert session.asked == [("dynamodb", "cfg")]
+    assert ledger.latest(CARD_ARN) == record(1)
