@@ -45,6 +45,7 @@ _ORIGINALS: dict[str, Callable[..., Any]] = {}
 _LOCK = threading.RLock()
 _SOURCES: dict[str, Source] = {}
 _MODULES: dict[str, ModuleType] = {}
+_ENVIRONMENTS: dict[str, dict[str, Any]] = {}
 _INVOCATIONS: list[Invocation] = []
 _LOGS: dict[str, FunctionLog] = {}
 # Where function output is echoed as it is written (None: only kept, like CloudWatch Logs).
@@ -52,11 +53,7 @@ ECHO: Callable[[str, str], None] | None = None
 
 
 class FunctionLog:
-    """A function's stdout, as Lambda sends it to CloudWatch Logs: one entry per line.
-
-    Handlers bind sys.stdout when their logger is created (at import), so the same object is
-    installed for the import and for every invocation.
-    """
+    """A function's stdout, as Lambda sends it to CloudWatch Logs: one entry per line."""
 
     def __init__(self, function_name: str) -> None:
         self.function_name = function_name
@@ -159,6 +156,46 @@ def invocations() -> list[Invocation]:
     """Every in-process invocation since the last ``reset()``."""
     with _LOCK:
         return list(_INVOCATIONS)
+
+
+class _StdoutRouter:
+    """sys.stdout while a handler is imported or runs: writes go to the running function's log.
+
+    Handlers bind sys.stdout when their logger is created (at import), and in-process every
+    function shares the process's logging tree (a logger named after the service is shared), so
+    one router is bound once and sends each write to whichever function is running, as separate
+    Lambda processes would.
+    """
+
+    def __init__(self) -> None:
+        self.running: list[FunctionLog] = []
+
+    def write(self, text: str) -> int:
+        """Send to the innermost running function's log (or the process's stdout between invocations)."""
+        if self.running:
+            return self.running[-1].write(text)
+        target = sys.stdout if sys.stdout is not self else sys.__stdout__
+        return target.write(text) if target else len(text)
+
+    def flush(self) -> None:
+        """Lines are complete as written."""
+
+    def isatty(self) -> bool:
+        """Not a terminal."""
+        return False
+
+
+_STDOUT = _StdoutRouter()
+
+
+@contextmanager
+def _captured(function_name: str) -> Iterator[None]:
+    _STDOUT.running.append(_log_of(function_name))
+    try:
+        with redirect_stdout(_STDOUT):  # type: ignore[type-var]
+            yield
+    finally:
+        _STDOUT.running.pop()
 
 
 def logs(function_name: str) -> list[str]:
@@ -266,9 +303,9 @@ def invoke_handler(
         timeout_seconds=float(fn.timeout or 3),
     )
     error_type: str | None = None
-    with _LOCK, _function_environment(fn, source, context), redirect_stdout(_log_of(fn.function_name)):
+    with _LOCK, _function_environment(fn, source, context), _captured(fn.function_name):
         try:
-            module = _load(fn.function_name, source, module_part or "app")
+            module = _load(fn.function_name, source, module_part or "app", dict(fn.environment_vars or {}))
             handler = getattr(module, attribute)
             result = handler(event, context)
             try:
@@ -300,11 +337,16 @@ def _error_document(error_type: str, message: str, request_id: str, stack: list[
     ).encode("utf-8")
 
 
-def _load(function_name: str, source: Source, module_part: str) -> ModuleType:
-    """The function's handler module, imported once per function (a warm container)."""
+def _load(function_name: str, source: Source, module_part: str, environment: dict[str, Any]) -> ModuleType:
+    """The function's handler module, imported once per function (a warm container).
+
+    A configuration change (new environment) starts a new container, as UpdateFunctionConfiguration does.
+    """
     cached = _MODULES.get(function_name)
-    if cached is not None:
+    if cached is not None and _ENVIRONMENTS.get(function_name) == environment:
         return cached
+    if cached is not None:
+        sys.modules.pop(cached.__name__, None)
     path = source.code_dir / (module_part.replace(".", "/") + ".py")
     unique = "cardshare_lambda_" + re.sub(r"\W", "_", function_name) + "_" + re.sub(r"\W", "_", module_part)
     spec = importlib.util.spec_from_file_location(unique, path)
@@ -318,6 +360,7 @@ def _load(function_name: str, source: Source, module_part: str) -> ModuleType:
         sys.modules.pop(unique, None)
         raise
     _MODULES[function_name] = module
+    _ENVIRONMENTS[function_name] = environment
     return module
 
 

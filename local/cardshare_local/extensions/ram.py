@@ -907,17 +907,21 @@ def _get_permission(call: _Call) -> dict[str, Any]:
 def _list_permissions(call: _Call) -> dict[str, Any]:
     p = call.params
     resource_type = (p.get("resourceType") or "").lower()
-    permission_type = p.get("permissionType") or "ALL"
-    if permission_type not in ("ALL", "AWS", "LOCAL"):
+    # The API's values are ALL | AWS_MANAGED | CUSTOMER_MANAGED (moto's stock code knew AWS | LOCAL).
+    permission_type = {"AWS": "AWS_MANAGED", "LOCAL": "CUSTOMER_MANAGED"}.get(
+        p.get("permissionType") or "ALL", p.get("permissionType") or "ALL"
+    )
+    if permission_type not in ("ALL", "AWS_MANAGED", "CUSTOMER_MANAGED"):
         raise RamError(
-            "InvalidParameterException", f"{permission_type} is not a valid scope. Must be one of: ALL, AWS, LOCAL."
+            "InvalidParameterException",
+            f"{permission_type} is not a valid permission type. Must be one of: ALL, AWS_MANAGED, CUSTOMER_MANAGED.",
         )
     if resource_type and not any(t["resourceType"].lower() == resource_type for t in ram_utils.RAM_RESOURCE_TYPES):
         raise RamError("InvalidParameterException", f"Invalid resource type: {p.get('resourceType')}")
     rows: list[dict[str, Any]] = []
-    if permission_type in ("ALL", "AWS"):
+    if permission_type in ("ALL", "AWS_MANAGED"):
         rows += [{**m, "featureSet": "STANDARD"} for m in ram_utils.AWS_MANAGED_PERMISSIONS]
-    if permission_type in ("ALL", "LOCAL"):
+    if permission_type in ("ALL", "CUSTOMER_MANAGED"):
         rows += [c.summary() for c in _backend_state(call.backend).permissions.values()]
     rows = [r for r in rows if not resource_type or r["resourceType"].lower() == resource_type]
     page, token = _page(list(enumerate(rows)), p)
