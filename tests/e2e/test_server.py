@@ -1,0 +1,118 @@
+"""`make serve`: the embedded AWS as an HTTP server on 127.0.0.1, driven with boto3 and endpoint_url.
+
+server.main() blocks (it serves until Ctrl-C) and sets its environment for good, so this test
+repeats its setup instead of calling it: the same environment variables, Step Functions execution
+switched on, a ThreadedMotoServer, then deploy_local(). Everything is undone afterwards, because
+the server shares this process's moto backends with the other tests.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.core.base_backend import BackendDict
+from moto.core.config import default_user_config
+from moto.server import ThreadedMotoServer
+
+from cardshare_local.accounts import MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, session_for
+from cardshare_local.extensions import lambda_inprocess
+from cardshare_local.runtime import LocalAws, deploy_local
+
+CARD = "Demo-Card"
+CONTENT = (
+    '{"model_overview": {"model_owner": "me", "problem_type": "Regression"},'
+    ' "intended_uses": {"intended_uses": "Forecasting"}}'
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, LocalAws]]:
+    """What server.main(port) sets up, minus the endless loop: (endpoint URL, deployed system)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # The handlers' boto3 clients and the Step Functions interpreter both call the server.
+        "AWS_ENDPOINT_URL": url,
+        "MOTO_PORT": str(port),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)  # main() runs with plain keys
+    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", True)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield url, deploy_local()
+    finally:
+        server.stop()
+        BackendDict.reset()  # the server used this process's backends
+        lambda_inprocess.reset()  # handler modules hold clients bound to the server's URL
+
+
+def wait_for(check: Any, timeout: float = 30.0) -> Any:
+    """Poll ``check()`` until it returns something truthy (the server runs executions in threads)."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("cardshare did not react in time")
+        time.sleep(0.05)
+    return result
+
+
+def test_served_stack_shares_a_card_driven_over_http(served: tuple[str, LocalAws]) -> None:
+    url, system = served
+    # A person at a shell: plain keys, the endpoint URL, nothing else (like the README's commands).
+    person = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    sagemaker = person.client("sagemaker", endpoint_url=url)
+    ram = person.client("ram", endpoint_url=url)
+    sfn = person.client("stepfunctions", endpoint_url=url)
+    approver = session_for(MODEL_CARD_ACCOUNT, "model-approver", endpoint_url=url).client("sagemaker", endpoint_url=url)
+    shares = {arn: stage for stage, arn in system.share_arns.items()}
+
+    def executions() -> list[dict[str, Any]]:
+        listed = sfn.list_executions(stateMachineArn=system.state_machine_arn)["executions"]
+        return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
+
+    def settled(count: int) -> list[dict[str, Any]] | None:
+        found = executions()
+        return found if len(found) == count and all(e["status"] != "RUNNING" for e in found) else None
+
+    def associated() -> dict[str, str]:
+        rows = ram.get_resource_share_associations(associationType="RESOURCE", resourceArn=arn)
+        return {shares[r["resourceShareArn"]]: r["status"] for r in rows["resourceShareAssociations"]}
+
+    arn = sagemaker.create_model_card(ModelCardName=CARD, Content=CONTENT, ModelCardStatus="Draft")["ModelCardArn"]
+    wait_for(lambda: settled(1))
+    assert associated() == {"dev": "ASSOCIATED"}
+
+    sagemaker.update_model_card(ModelCardName=CARD, ModelCardStatus="PendingReview")
+    wait_for(lambda: settled(2))
+    assert associated() == {"dev": "ASSOCIATED", "test": "ASSOCIATED"}
+
+    approver.update_model_card(ModelCardName=CARD, ModelCardStatus="Approved")
+    done = wait_for(lambda: settled(3))
+    assert [e["status"] for e in done] == ["SUCCEEDED"] * 3, [(e["status"], e.get("cause")) for e in done]
+    assert associated() == {"dev": "ASSOCIATED", "test": "ASSOCIATED", "prod": "ASSOCIATED"}
+
+    # Prod reads the approved card by ARN over HTTP, and may not change it.
+    prod = session_for(PROD_ACCOUNT, "prod-ml-engineer", endpoint_url=url).client("sagemaker", endpoint_url=url)
+    assert prod.describe_model_card(ModelCardName=arn)["ModelCardStatus"] == "Approved"
+    with pytest.raises(ClientError) as refused:
+        prod.update_model_card(ModelCardName=arn, Content=CONTENT)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
