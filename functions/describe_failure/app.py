@@ -33,4 +33,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     metrics.add_metric(name="Decision-failed", unit=MetricUnit.Count, value=1)
     decision["item"] = to_item(record)
+    decision["error"], decision["cause"] = record["error"], record["cause"]
     return decision

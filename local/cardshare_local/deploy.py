@@ -216,7 +216,7 @@ class Deployer:
         layer_dirs = [
             path for layer_id, path in self._layers.items() if resolver.refs[layer_id] in props.get("Layers", [])
         ]
-        lambda_inprocess.register_source(name, self.root / props["CodeUri"], layer_dirs)
+        lambda_inprocess.register_source(name, self.root / props["CodeUri"], layer_dirs, list(environment))
         for event_id, event in props.get("Events", {}).items():
             self._function_event(logical_id, event_id, event, function["FunctionArn"])
         assert self.stack is not None

@@ -150,6 +150,7 @@ def local_aws(parameters: Mapping[str, str] | None = None, root: Path = ROOT) ->
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             yield deploy_local(parameters, root)
     finally:
+        lambda_inprocess.clear_environment()
         for key, value in previous.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -244,6 +245,7 @@ def test_the_record_holds_everything_an_auditor_needs() -> None:
         "outcome": "shared",
         "eventId": EVENT_ID,
         "executionArn": EXECUTION,
+        "trail": [],  # the card has no LastModifiedTime here, so there is nothing to order
     }
     assert json.loads(json.dumps(decision.record)) == decision.record  # plain JSON values only
 
@@ -497,3 +499,17 @@ def test_verdict_results_reach_the_record_in_order() -> None:
     ]
     assert decision.record["effectiveStatus"] == "PendingReview"
     assert decision.outcome is Outcome.BLOCKED
+
+
+def test_the_trail_orders_sightings_by_when_they_happened_not_when_they_were_processed() -> None:
+    # A quick approval: the PendingReview event is processed after the card is already Approved.
+    approved_at = 1_800_000_300.0
+    card = replace(make_card(CardStatus.APPROVED, BOB, version=1), modified_at=approved_at)
+    late_draft_run = History().observed(1_800_000_100.0, CardStatus.DRAFT)
+    first = run(card, late_draft_run)
+    assert first.outcome is Outcome.BLOCKED  # only the Draft sighting is known yet
+    pending_run = History.from_record(first.record).observed(1_800_000_200.0, CardStatus.PENDING_REVIEW)
+    second = run(card, pending_run, added=["prod"])
+    assert second.record["previousStatus"] == "PendingReview"
+    assert second.outcome is Outcome.SHARED
+    assert [status for _, status in second.record["trail"]] == ["Draft", "PendingReview", "Approved"]

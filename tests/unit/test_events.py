@@ -6,6 +6,7 @@ import copy
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,8 @@ def test_reference_event_is_accepted_in_its_own_account_and_region() -> None:
         card=parse_card_arn("arn:aws:sagemaker:us-east-1:111122223333:model-card/example-card"),
         status=CardStatus.DRAFT,
         version=2,
+        # detail.LastModifiedTime "2022-12-03T00:09:44.893854735Z", nanoseconds cut to microseconds
+        modified_at=datetime(2022, 12, 3, 0, 9, 44, 893854, tzinfo=UTC).timestamp(),
     )
     assert parsed.card.name == "example-card"
     assert parsed.card.account == "111122223333"

@@ -52,6 +52,7 @@ class Card:
     content: Mapping[str, Any] = field(default_factory=dict)
     created_by: Identity | None = None
     last_modified_by: Identity | None = None
+    modified_at: float | None = None
 
 
 class CardReader(Protocol):

@@ -127,7 +127,9 @@ def decide(
         "exists": card is not None,
         "version": card.version if card else None,
         "status": status.value if status else None,
-        "previousStatus": _value(history.previous_for(status) if status else history.last_status),
+        "previousStatus": _value(
+            history.status_before(card.modified_at, status) if card and status else history.last_status
+        ),
         "effectiveStatus": _value(verdict.effective),
         "actor": actor,
         "versionAuthors": sorted(authors),
@@ -137,6 +139,9 @@ def decide(
         "outcome": outcome.value,
         "eventId": event_id,
         "executionArn": execution,
+        "trail": [
+            [when, seen.value] for when, seen in history.observed(card.modified_at if card else None, status).trail
+        ],
     }
     revert = outcome is Outcome.BLOCKED and verdict.approval_blocked and config.enforcement is Enforcement.REVERT
     if revert:
@@ -168,7 +173,11 @@ def failure_decision(state: Mapping[str, Any], execution: str, now: datetime) ->
     first = resources[0] if isinstance(resources, list) and resources else None
     name = execution.rsplit(":", 1)[-1]
     card_arn = first if isinstance(first, str) and ":model-card/" in first else f"invalid-event/{name}"
+    error = str(failure.get("Error", "Unknown"))
     cause = str(failure.get("Cause", ""))
+    # A Fail state may not raise a States.* name of its own; keep the original in the cause.
+    if error.startswith("States."):
+        cause, error = f"{error}: {cause}", "WorkflowError"
     record: dict[str, Any] = {
         "cardArn": card_arn,
         "decidedAt": _decided_at(now, execution),
@@ -179,7 +188,7 @@ def failure_decision(state: Mapping[str, Any], execution: str, now: datetime) ->
         "sharesAdded": sorted(set(progress.get("added") or ())),
         "sharesRemoved": sorted(set(progress.get("removed") or ())),
         "outcome": Outcome.FAILED.value,
-        "error": str(failure.get("Error", "Unknown")),
+        "error": error,
         "cause": cause[:_MAX_CAUSE],
         "eventId": event.get("id") if isinstance(event.get("id"), str) else None,
         "executionArn": execution,

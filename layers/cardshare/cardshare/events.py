@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cardshare.status import CardStatus
+from cardshare.timestamps import epoch
 
 DETAIL_TYPE = "SageMaker Model Card State Change"
 SOURCE = "aws.sagemaker"
@@ -51,6 +52,7 @@ class CardEvent:
     status: CardStatus | None
     version: int | None
     source: str = SOURCE
+    modified_at: float | None = None
 
 
 def parse_card_arn(value: object, field: str = "card ARN") -> CardArn:
@@ -108,7 +110,9 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
     version = detail.get("ModelCardVersion")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise InvalidEventError(f"detail.ModelCardVersion: {version!r} is not a positive integer")
-    return CardEvent(event_id, str(event.get("time", "")), card, status, version, str(source))
+    # When the change happened: the detail's precise time, else the event's (whole seconds).
+    modified_at = epoch(detail.get("LastModifiedTime")) or epoch(event.get("time"))
+    return CardEvent(event_id, str(event.get("time", "")), card, status, version, str(source), modified_at)
 
 
 def reconciler_event(card: CardArn, status: CardStatus | None, event_id: str, time: str, reason: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -22,6 +22,8 @@ DEFAULT_REQUIRED_FIELDS = (
     "model_overview.problem_type",
     "intended_uses.intended_uses",
 )
+# Status sightings kept per card: enough to order a burst of changes, small enough for every record.
+TRAIL_LENGTH = 20
 _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$")
 
@@ -90,6 +92,26 @@ class History:
     last_outcome: str | None = None
     last_reasons: tuple[str, ...] = ()
     unavailable: bool = False
+    trail: tuple[tuple[float, CardStatus], ...] = ()
+
+    def observed(self, when: float | None, status: CardStatus | None) -> History:
+        """A copy with one more status sighting (from an event or a card read), kept in time order."""
+        if when is None or status is None or (when, status) in self.trail:
+            return self
+        return replace(self, trail=tuple(sorted((*self.trail, (when, status)), key=lambda e: e[0]))[-TRAIL_LENGTH:])
+
+    def status_before(self, when: float | None, status: CardStatus) -> CardStatus | None:
+        """The last status other than ``status`` seen before ``when``, by event time.
+
+        Events arrive late and out of order, and runs overlap; ordering sightings by when the
+        change happened (not when cardshare processed it) makes the answer independent of that.
+        Falls back to the ledger's processing order when there is no usable sighting.
+        """
+        if when is not None:
+            for seen_at, seen in reversed(self.trail):
+                if seen_at < when and seen != status:
+                    return seen
+        return self.previous_for(status)
 
     def authors_of(self, card: Card) -> frozenset[str]:
         """Everyone cardshare saw shape the card's current version before this decision."""
@@ -120,6 +142,7 @@ class History:
             last_reasons=tuple(
                 reason for gate in record.get("gates") or () for reason in gate.get("reasons", ()) if reason
             ),
+            trail=tuple((float(when), CardStatus.parse(seen, "trail")) for when, seen in record.get("trail") or ()),
         )
 
 
@@ -177,7 +200,7 @@ def _allowed(principal: str, patterns: Iterable[str]) -> bool:
 def approval_gate(card: Card, history: History, config: GateConfig) -> GateResult:
     """An approval must follow review, come from someone who did not author it, and be allowed."""
     reasons: list[str] = []
-    previous = history.previous_for(CardStatus.APPROVED)
+    previous = history.status_before(card.modified_at, CardStatus.APPROVED)
     if history.unavailable:
         reasons.append("decision ledger unavailable: the approval's history cannot be checked (failing closed)")
     elif previous is not CardStatus.PENDING_REVIEW:
@@ -208,7 +231,7 @@ def evaluate(card: Card | None, history: History, config: GateConfig) -> Verdict
             effective = CardStatus.DRAFT
         elif not approval.passed:
             # Withhold prod; keep what the card had before (Draft or Archived), else review-level sharing.
-            previous = history.previous_for(CardStatus.APPROVED)
+            previous = history.status_before(card.modified_at, CardStatus.APPROVED)
             effective = previous if previous in (CardStatus.DRAFT, CardStatus.ARCHIVED) else CardStatus.PENDING_REVIEW
         else:
             effective = CardStatus.APPROVED

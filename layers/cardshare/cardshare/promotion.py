@@ -92,6 +92,8 @@ def promote_round(
         progress = replace(progress, history=record)
     carried = progress.history or {}
     history = History(unavailable=True) if carried.get(_UNAVAILABLE) else History.from_record(carried)
+    # The triggering event is a sighting too: it says what status the card had, and when.
+    history = history.observed(event.modified_at, event.status)
     governance = Governance(settings.gates, history, versions)
     step = converge_round(
         event.card.arn,

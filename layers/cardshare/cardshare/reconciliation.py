@@ -16,6 +16,7 @@ from cardshare.policy import StageLadder
 from cardshare.status import CardStatus
 
 _PRESENT = {AssociationStatus.ASSOCIATED, AssociationStatus.ASSOCIATING}
+_GATED = {CardStatus.PENDING_REVIEW, CardStatus.APPROVED}
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ class Drift:
         }
 
 
+def _is_model_card(resource_arn: str) -> bool:
+    # Another resource type added to a stack's share by hand is not a card: no repair could name it
+    # (the workflow takes model card ARNs only), and reporting it as a vanished card made every
+    # reconciler run fail on it.
+    return ":model-card/" in resource_arn
+
+
 def _current(associations: Iterable[ResourceAssociation]) -> dict[str, dict[str, AssociationStatus]]:
     """Resource ARN → share ARN → its newest association status."""
     newest: dict[tuple[str, str], ResourceAssociation] = {}
@@ -106,17 +114,22 @@ def find_drift(
 ) -> list[Drift]:
     """Every card (and vanished card) whose associations differ from what ``earned`` says it deserves.
 
-    ``earned`` is consulted only for cards that differ from their plain status, so a governance
-    lookup per card is paid only where a gate may explain the difference.
+    Associations with shares outside the ladder, and of resources that are not model cards, are
+    not cardshare's to manage and are ignored.
+
+    ``earned`` (a ledger read) is consulted only where a gate can matter: for cards in a gated
+    status (PendingReview, Approved), and for any card whose associations differ from its plain
+    status. A gated card shared as its plain status may still be drift (a blocked approval shared
+    with prod by hand), so it cannot be skipped.
     """
-    actual = _current(a for a in associations if a.share_arn in ladder.share_arns)
+    actual = _current(a for a in associations if a.share_arn in ladder.share_arns and _is_model_card(a.resource_arn))
     drifts: list[Drift] = []
     listed: set[str] = set()
     for card in cards:
         listed.add(card.arn)
         current = actual.get(card.arn, {})
         suspect = _drift(ladder, card.arn, card.status, card.status, current)
-        if suspect is None:
+        if suspect is None and card.status not in _GATED:
             continue
         confirmed = _drift(ladder, card.arn, card.status, earned(card), current)
         if confirmed is not None:

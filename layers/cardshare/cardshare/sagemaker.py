@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from cardshare.cards import Card, Identity
 from cardshare.reconciliation import CardSummary
 from cardshare.status import CardStatus
+from cardshare.timestamps import epoch
 
 
 class ModelCards:
@@ -39,6 +40,7 @@ class ModelCards:
             content=_content(response.get("Content")),
             created_by=Identity.from_user_context(response.get("CreatedBy")),
             last_modified_by=Identity.from_user_context(response.get("LastModifiedBy")),
+            modified_at=epoch(response.get("LastModifiedTime")),
         )
 
     def list_cards(self) -> list[CardSummary]:

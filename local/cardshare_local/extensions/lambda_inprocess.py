@@ -46,6 +46,17 @@ _LOCK = threading.RLock()
 _SOURCES: dict[str, Source] = {}
 _MODULES: dict[str, ModuleType] = {}
 _ENVIRONMENTS: dict[str, dict[str, Any]] = {}
+_SEEDED: set[str] = set()
+_RUNTIME_KEYS = (
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_EXECUTION_ENV",
+    "LAMBDA_TASK_ROOT",
+    "_HANDLER",
+)
 _INVOCATIONS: list[Invocation] = []
 _LOGS: dict[str, FunctionLog] = {}
 # Where function output is echoed as it is written (None: only kept, like CloudWatch Logs).
@@ -137,8 +148,19 @@ def uninstall() -> None:
         LambdaSimpleBackend.invoke = _ORIGINALS.pop("LambdaSimpleBackend.invoke")  # type: ignore[method-assign]
 
 
-def register_source(function_name: str, code_dir: Path, layer_dirs: Sequence[Path] = ()) -> None:
-    """Run ``function_name``'s handler from ``code_dir`` (with ``layer_dirs`` importable) on Invoke."""
+def register_source(
+    function_name: str, code_dir: Path, layer_dirs: Sequence[Path] = (), environment_keys: Sequence[str] = ()
+) -> None:
+    """Run ``function_name``'s handler from ``code_dir`` (with ``layer_dirs`` importable) on Invoke.
+
+    ``environment_keys`` (the function's variables) are created empty in os.environ now, before
+    any execution thread runs, so that invocations only ever change values (see
+    ``_function_environment``).
+    """
+    for key in (*_RUNTIME_KEYS, *environment_keys):
+        if key not in os.environ:
+            os.environ[key] = ""
+            _SEEDED.add(key)
     source = Source(Path(code_dir).resolve(), tuple(Path(p).resolve() for p in layer_dirs))
     with _LOCK:
         if _SOURCES.get(function_name) != source:
@@ -196,6 +218,18 @@ def _captured(function_name: str) -> Iterator[None]:
             yield
     finally:
         _STDOUT.running.pop()
+
+
+def clear_environment() -> None:
+    """Remove the variables ``register_source`` created and invocations left empty.
+
+    Call it when no execution runs any more (the embedded AWS is being torn down).
+    """
+    with _LOCK:
+        for key in _SEEDED:
+            if os.environ.get(key) == "":
+                del os.environ[key]
+        _SEEDED.clear()
 
 
 def logs(function_name: str) -> list[str]:
@@ -388,9 +422,8 @@ def _function_environment(fn: LambdaFunction, source: Source, context: LambdaCon
     try:
         yield
     finally:
+        # Keys are emptied, never removed: Step Functions threads create boto3 clients meanwhile,
+        # and botocore iterates os.environ, which fails if a key disappears under it.
         for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+            os.environ[key] = "" if value is None else value
         sys.path[:] = saved_path

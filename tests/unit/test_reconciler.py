@@ -1,0 +1,239 @@
+"""reconcile() over in-memory fakes: one listing of cards and associations, repairs through the workflow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from test_reconciliation import LADDER, SHARE, arn, card, rows
+
+from cardshare.events import RECONCILER_SOURCE, InvalidEventError, parse_event
+from cardshare.gates import LedgerUnavailableError
+from cardshare.planner import AssociationStatus
+from cardshare.reconciler import Report, reconcile
+from cardshare.reconciliation import CardSummary, ResourceAssociation
+from cardshare.status import CardStatus
+
+S = AssociationStatus
+ACCOUNT, REGION = "123456789012", "us-east-1"
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+#: Step Functions execution names: 1-80 characters of letters, digits, '-' and '_'.
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+class FakeCards:
+    def __init__(self, *cards: CardSummary) -> None:
+        self.cards = list(cards)
+        self.calls = 0
+
+    def list_cards(self) -> list[CardSummary]:
+        self.calls += 1
+        return list(self.cards)
+
+
+class FakeShares:
+    def __init__(self, *associations: ResourceAssociation) -> None:
+        self.associations = list(associations)
+        self.calls: list[tuple[str, ...]] = []
+
+    def all_associations(self, share_arns: Sequence[str]) -> list[ResourceAssociation]:
+        self.calls.append(tuple(share_arns))
+        return [a for a in self.associations if a.share_arn in share_arns]
+
+
+class FakeLedger:
+    def __init__(self, records: Mapping[str, Mapping[str, Any]] | None = None, *, unavailable: bool = False) -> None:
+        self.records = dict(records or {})
+        self.unavailable = unavailable
+        self.calls: list[str] = []
+
+    def latest(self, card_arn: str) -> Mapping[str, Any] | None:
+        self.calls.append(card_arn)
+        if self.unavailable:
+            raise LedgerUnavailableError("decision ledger unreadable")
+        return self.records.get(card_arn)
+
+
+class FakeWorkflow:
+    def __init__(self) -> None:
+        self.started: list[tuple[str, dict[str, Any]]] = []
+
+    def start(self, name: str, event: Mapping[str, Any]) -> str:
+        assert name not in [n for n, _ in self.started], f"execution name {name} reused"
+        self.started.append((name, dict(event)))
+        return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:cardshare-promote-card:{name}"
+
+
+def run(
+    cards: FakeCards, shares: FakeShares, ledger: FakeLedger | None = None, *, dry_run: bool = False
+) -> tuple[Report, FakeWorkflow]:
+    workflow = FakeWorkflow()
+    report = reconcile(LADDER, cards, shares, ledger or FakeLedger(), workflow, dry_run=dry_run, now=NOW)
+    return report, workflow
+
+
+def drifting() -> tuple[FakeCards, FakeShares]:
+    """Four cards: one converged, one missing test, one with prod shared by hand; and one deleted."""
+    cards = FakeCards(
+        card("converged", CardStatus.DRAFT),
+        card("lost-event", CardStatus.PENDING_REVIEW),
+        card("shared-by-hand", CardStatus.DRAFT),
+    )
+    shares = FakeShares(
+        *rows("converged", {"dev": S.ASSOCIATED}),
+        *rows("lost-event", {"dev": S.ASSOCIATED}),
+        *rows("shared-by-hand", {"dev": S.ASSOCIATED, "prod": S.ASSOCIATED}),
+        *rows("deleted", {"dev": S.ASSOCIATED}),
+    )
+    return cards, shares
+
+
+def test_cards_and_associations_are_listed_once_per_run() -> None:
+    cards, shares = drifting()
+    run(cards, shares)
+    assert cards.calls == 1
+    assert shares.calls == [LADDER.share_arns]
+
+
+def test_dry_run_reports_and_starts_nothing() -> None:
+    cards, shares = drifting()
+    report, workflow = run(cards, shares, dry_run=True)
+    assert workflow.started == []
+    assert report.repairs == []
+    assert report.to_dict() == {
+        "cards": 3,
+        "drifted": 3,
+        "dryRun": True,
+        "drift": [
+            {
+                "card": arn("lost-event"),
+                "status": "PendingReview",
+                "missing": ["test"],
+                "extra": [],
+                "reason": "missing test",
+            },
+            {
+                "card": arn("shared-by-hand"),
+                "status": "Draft",
+                "missing": [],
+                "extra": ["prod"],
+                "reason": "unexpected prod",
+            },
+            {
+                "card": arn("deleted"),
+                "status": None,
+                "missing": [],
+                "extra": ["dev"],
+                "reason": "card no longer exists; unexpected dev",
+            },
+        ],
+        "repairs": [],
+    }
+
+
+def test_one_repair_per_drifted_card_in_drift_order() -> None:
+    cards, shares = drifting()
+    report, workflow = run(cards, shares)
+    assert [event["resources"] for _, event in workflow.started] == [
+        [arn("lost-event")],
+        [arn("shared-by-hand")],
+        [arn("deleted")],
+    ]
+    assert report.repairs == [
+        f"arn:aws:states:{REGION}:{ACCOUNT}:execution:cardshare-promote-card:{name}" for name, _ in workflow.started
+    ]
+    assert report.to_dict()["dryRun"] is False
+
+
+def test_repairs_get_unique_valid_execution_names_across_runs() -> None:
+    names: list[str] = []
+    for _ in range(3):
+        cards, shares = drifting()
+        _, workflow = run(cards, shares)
+        names += [name for name, _ in workflow.started]
+    assert len(names) == len(set(names)) == 9
+    assert all(EXECUTION_NAME.match(name) for name in names), names
+    assert all(name.startswith("reconcile-") for name in names)
+
+
+def test_the_repair_event_is_one_the_workflow_accepts() -> None:
+    cards, shares = drifting()
+    report, workflow = run(cards, shares)
+    events = [event for _, event in workflow.started]
+    parsed = [parse_event(event, ACCOUNT, REGION) for event in events]
+    assert {p.source for p in parsed} == {RECONCILER_SOURCE}
+    assert [p.card.arn for p in parsed] == [d.card_arn for d in report.drift]
+    assert [p.status for p in parsed] == [CardStatus.PENDING_REVIEW, CardStatus.DRAFT, None]
+    assert [e["detail"]["Reason"] for e in events] == [d.reason for d in report.drift]
+    assert len({p.event_id for p in parsed}) == 3
+    assert {p.time for p in parsed} == {NOW.isoformat()}
+
+
+def test_the_repair_event_is_rejected_by_another_stack() -> None:
+    cards, shares = drifting()
+    _, workflow = run(cards, shares)
+    with pytest.raises(InvalidEventError, match=r"^account:"):
+        parse_event(workflow.started[0][1], "210987654321", REGION)
+
+
+def test_no_drift_no_repair_and_no_ledger_read() -> None:
+    cards = FakeCards(card("a", CardStatus.DRAFT), card("b", CardStatus.ARCHIVED))
+    shares = FakeShares(*rows("a", {"dev": S.ASSOCIATED}), *rows("b", {"prod": S.ASSOCIATED, "dev": S.DISASSOCIATED}))
+    ledger = FakeLedger()
+    report, workflow = run(cards, shares, ledger)
+    assert (report.cards, report.drift, report.repairs, workflow.started) == (2, [], [], [])
+    assert ledger.calls == []
+
+
+def test_the_ledger_is_read_only_for_gated_or_drifted_cards() -> None:
+    cards, shares = drifting()
+    ledger = FakeLedger()
+    run(cards, shares, ledger)
+    assert ledger.calls == [arn("lost-event"), arn("shared-by-hand")]
+
+
+def test_a_blocked_approval_recorded_in_the_ledger_is_not_repaired() -> None:
+    cards = FakeCards(card("blocked", CardStatus.APPROVED))
+    shares = FakeShares(*rows("blocked", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED}))
+    ledger = FakeLedger({arn("blocked"): {"status": "Approved", "effectiveStatus": "PendingReview"}})
+    report, workflow = run(cards, shares, ledger)
+    assert (report.drift, workflow.started) == ([], [])
+
+
+def test_ledger_unavailable_falls_back_to_the_cards_status() -> None:
+    # Without the ledger a blocked approval looks like drift; the repair lets the workflow judge
+    # the card again (its approval gate fails closed while the ledger is unreadable).
+    cards = FakeCards(card("blocked", CardStatus.APPROVED), card("fine", CardStatus.DRAFT))
+    shares = FakeShares(
+        *rows("blocked", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED}), *rows("fine", {"dev": S.ASSOCIATED})
+    )
+    ledger = FakeLedger(unavailable=True)
+    report, workflow = run(cards, shares, ledger)
+    assert [(d.card_arn, d.missing) for d in report.drift] == [(arn("blocked"), ("prod",))]
+    assert len(workflow.started) == 1
+    assert ledger.calls == [arn("blocked")]
+
+
+def test_associations_outside_the_ladders_shares_are_not_listed_or_judged() -> None:
+    foreign = f"arn:aws:ram:{REGION}:{ACCOUNT}:resource-share/not-ours"
+    cards = FakeCards(card("a", CardStatus.DRAFT))
+    shares = FakeShares(
+        *rows("a", {"dev": S.ASSOCIATED}),
+        ResourceAssociation(arn("a"), foreign, S.ASSOCIATED),
+        ResourceAssociation(arn("gone"), foreign, S.ASSOCIATED),
+    )
+    report, workflow = run(cards, shares)
+    assert (report.drift, workflow.started) == ([], [])
+    assert shares.calls == [tuple(SHARE.values())]
+
+
+def test_a_resource_that_is_not_a_card_does_not_stop_the_run() -> None:
+    cards, shares = drifting()
+    package = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/churn/1"
+    shares.associations.append(ResourceAssociation(package, SHARE["prod"], S.ASSOCIATED))
+    report, workflow = run(cards, shares)
+    assert len(report.repairs) == len(workflow.started) == 3
+    assert package not in {d.card_arn for d in report.drift}
