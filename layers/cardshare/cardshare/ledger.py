@@ -19,6 +19,9 @@ from cardshare.gates import LedgerUnavailableError
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _PAGE = 10
+# The per-card lease lives beside the decisions; '#' sorts before every ISO time, so the lease is
+# never the newest item of a newest-first query.
+LEASE_KEY = "#lease"
 _MAX_ITEMS = 100
 
 
@@ -55,7 +58,7 @@ class DecisionLedger:
                 raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
             for item in response.get("Items", []):
                 record = from_item(item)
-                if record.get("outcome") != Outcome.FAILED.value:
+                if record.get("decidedAt") != LEASE_KEY and record.get("outcome") not in (None, Outcome.FAILED.value):
                     return record
             seen += len(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
@@ -63,10 +66,49 @@ class DecisionLedger:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return None
 
+    def acquire(self, card_arn: str, owner: str, now: float, seconds: int) -> bool:
+        """Take the card's lease for ``seconds`` unless another live execution holds it.
+
+        Serializes the executions of one card, so each reads the ledger its predecessor wrote.
+        A lease left by a crashed execution expires. Raises :class:`LedgerUnavailableError` when
+        the table cannot be written.
+        """
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "cardArn": {"S": card_arn},
+                    "decidedAt": {"S": LEASE_KEY},
+                    "owner": {"S": owner},
+                    "expiresAt": {"N": str(int(now) + seconds)},
+                },
+                ConditionExpression="attribute_not_exists(cardArn) OR expiresAt < :now OR #owner = :me",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}, ":me": {"S": owner}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise LedgerUnavailableError(f"decision ledger {self._table} unwritable: {error}") from error
+        except BotoCoreError as error:
+            raise LedgerUnavailableError(f"decision ledger {self._table} unwritable: {error}") from error
+        return True
+
 
 def to_item(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain record as DynamoDB typed JSON (None values are left out)."""
-    return {key: _SERIALIZER.serialize(value) for key, value in record.items() if value is not None}
+    """A plain record as DynamoDB typed JSON (None values are left out, floats sent as exact decimals)."""
+    return {key: _SERIALIZER.serialize(_numbers(value)) for key, value in record.items() if value is not None}
+
+
+def _numbers(value: Any) -> Any:
+    # DynamoDB takes numbers as Decimal; str() keeps a float's shortest exact representation.
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    return value
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:

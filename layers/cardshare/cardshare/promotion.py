@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cardshare.cards import AssociationReader, Card, CardReader
-from cardshare.convergence import Progress, Step, converge_round
+from cardshare.convergence import ConvergenceTimeoutError, Progress, Step, converge_round
 from cardshare.decisions import Decision, decide
 from cardshare.events import CardEvent, InvalidEventError, parse_event
 from cardshare.gates import GateConfig, History, LedgerUnavailableError, Verdict, evaluate
@@ -23,6 +23,10 @@ class LedgerReader(Protocol):
 
     def latest(self, card_arn: str) -> Mapping[str, Any] | None:
         """The newest decision that reached a verdict, or None; LedgerUnavailableError if unreadable."""
+        ...
+
+    def acquire(self, card_arn: str, owner: str, now: float, seconds: int) -> bool:
+        """Take the card's lease; False while another execution holds it."""
         ...
 
 
@@ -47,6 +51,26 @@ class Governance:
         if card is not None and card.status is CardStatus.APPROVED and self.history.last_status is None:
             self.history = replace(self.history, last_status=self.versions.previous_status(card.arn, card.status))
         return evaluate(card, self.history, self.config)
+
+
+def _wait_for_lease(
+    event: CardEvent, execution: str, ledger: LedgerReader, progress: Progress, settings: Settings, now: datetime
+) -> RoundResult | None:
+    """None once this execution holds the card's lease; else the round that waits for it."""
+    try:
+        if ledger.acquire(event.card.arn, execution, now.timestamp(), settings.limits.lease_seconds):
+            return None
+    except LedgerUnavailableError:
+        # Sharing must not wait for the ledger; approvals fail closed when it cannot be read.
+        return None
+    if progress.lease_waits >= settings.limits.lease_waits:
+        raise ConvergenceTimeoutError(
+            f"another execution held the lease on {event.card.arn} for {progress.lease_waits} waits; "
+            "the next event or the reconciler will converge the card"
+        )
+    waiting = replace(progress, lease_waits=progress.lease_waits + 1)
+    step = Step("wait", event.card.arn, None, waiting, Verdict(None, None), [], max(1, settings.limits.poll_seconds))
+    return RoundResult(event, step, None)
 
 
 @dataclass(frozen=True)
@@ -83,6 +107,11 @@ def promote_round(
     if progress_raw is not None and not isinstance(progress_raw, Mapping):
         raise InvalidEventError("progress: expected an object or null")
     progress = Progress.from_dict(progress_raw)
+    if not progress.leased:
+        waiting = _wait_for_lease(event, execution, ledger, progress, settings, now)
+        if waiting is not None:
+            return waiting
+        progress = replace(progress, leased=True)
     if progress.history is None:
         try:
             record = dict(ledger.latest(event.card.arn) or {})

@@ -49,6 +49,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         poll_seconds=_int(env, "CARDSHARE_POLL_SECONDS", 5, 0),
         max_polls=_int(env, "CARDSHARE_MAX_POLLS", 24, 1),
         max_rounds=_int(env, "CARDSHARE_MAX_ROUNDS", 3, 1),
+        lease_seconds=_int(env, "CARDSHARE_LEASE_SECONDS", 300, 30),
     )
     gates = parse_gate_config(
         env.get("CARDSHARE_REQUIRED_FIELDS"), env.get("CARDSHARE_APPROVERS"), env.get("CARDSHARE_ENFORCEMENT")
