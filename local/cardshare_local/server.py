@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT, REGION
 from cardshare_local.extensions import lambda_inprocess
-from cardshare_local.runtime import deploy_local
+from cardshare_local.runtime import LocalAws, deploy_local
 
 _HELP = """
 cardshare is deployed on the embedded AWS at {url} (account {account}, region {region}).
@@ -35,38 +38,60 @@ Ctrl-C stops the server.
 """
 
 
-def main(port: int) -> int:
-    """Serve until interrupted, printing each execution's outcome."""
+@contextmanager
+def serving(port: int) -> Iterator[tuple[str, LocalAws]]:
+    """The embedded AWS served on 127.0.0.1:``port`` with cardshare deployed: (endpoint URL, system).
+
+    Sets the process environment the handlers and the Step Functions interpreter need (they call
+    the server too) and puts everything back afterwards, moto's backends included.
+    """
     url = f"http://127.0.0.1:{port}"
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            # The handlers' boto3 clients and the Step Functions interpreter both call the server.
-            "AWS_ENDPOINT_URL": url,
-            "MOTO_PORT": str(port),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
+    environment = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # The handlers' boto3 clients and the Step Functions interpreter both call the server.
+        "AWS_ENDPOINT_URL": url,
+        "MOTO_PORT": str(port),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    saved = {key: os.environ.get(key) for key in (*environment, "AWS_SESSION_TOKEN")}
+    executing = default_user_config["stepfunctions"].get("execute_state_machine", False)
+    os.environ.update(environment)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
     default_user_config["stepfunctions"]["execute_state_machine"] = True
-    lambda_inprocess.ECHO = lambda function, line: print(f"[{function}] {line}", flush=True)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        system = deploy_local()
-        print(_HELP.format(url=url, account=MODEL_CARD_ACCOUNT, region=REGION, shares=json.dumps(system.share_arns)))
-        reported: set[str] = set()
-        while True:
-            for execution in system.executions():
-                if execution["status"] == "RUNNING" or execution["executionArn"] in reported:
-                    continue
-                reported.add(execution["executionArn"])
-                detail = execution.get("output") or f"{execution.get('error')}: {execution.get('cause')}"
-                print(f"[cardshare] execution {execution['name']} {execution['status']}: {detail}", flush=True)
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        return 0
+        yield url, deploy_local()
     finally:
         server.stop()
+        BackendDict.reset()  # the server used this process's backends
+        lambda_inprocess.reset()  # handler modules hold clients bound to the server's URL
+        lambda_inprocess.clear_environment()
+        default_user_config["stepfunctions"]["execute_state_machine"] = executing
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def main(port: int) -> int:
+    """Serve until interrupted, printing each execution's outcome and the functions' log lines."""
+    lambda_inprocess.ECHO = lambda function, line: print(f"[{function}] {line}", flush=True)
+    with serving(port) as (url, system):
+        print(_HELP.format(url=url, account=MODEL_CARD_ACCOUNT, region=REGION, shares=json.dumps(system.share_arns)))
+        reported: set[str] = set()
+        try:
+            while True:
+                for execution in system.executions():
+                    if execution["status"] == "RUNNING" or execution["executionArn"] in reported:
+                        continue
+                    reported.add(execution["executionArn"])
+                    detail = execution.get("output") or f"{execution.get('error')}: {execution.get('cause')}"
+                    print(f"[cardshare] execution {execution['name']} {execution['status']}: {detail}", flush=True)
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            return 0

@@ -1,10 +1,4 @@
-"""`make serve`: the embedded AWS as an HTTP server on 127.0.0.1, driven with boto3 and endpoint_url.
-
-server.main() blocks (it serves until Ctrl-C) and sets its environment for good, so this test
-repeats its setup instead of calling it: the same environment variables, Step Functions execution
-switched on, a ThreadedMotoServer, then deploy_local(). Everything is undone afterwards, because
-the server shares this process's moto backends with the other tests.
-"""
+"""`make serve`: the embedded AWS as an HTTP server on 127.0.0.1, driven with boto3 and endpoint_url."""
 
 from __future__ import annotations
 
@@ -16,13 +10,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.core.base_backend import BackendDict
-from moto.core.config import default_user_config
-from moto.server import ThreadedMotoServer
 
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, session_for
-from cardshare_local.extensions import lambda_inprocess
-from cardshare_local.runtime import LocalAws, deploy_local
+from cardshare_local.runtime import LocalAws
+from cardshare_local.server import serving
 
 CARD = "Demo-Card"
 CONTENT = (
@@ -38,31 +29,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, LocalAws]]:
-    """What server.main(port) sets up, minus the endless loop: (endpoint URL, deployed system)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        # The handlers' boto3 clients and the Step Functions interpreter both call the server.
-        "AWS_ENDPOINT_URL": url,
-        "MOTO_PORT": str(port),
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)  # main() runs with plain keys
-    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", True)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield url, deploy_local()
-    finally:
-        server.stop()
-        BackendDict.reset()  # the server used this process's backends
-        lambda_inprocess.reset()  # handler modules hold clients bound to the server's URL
+def served() -> Iterator[tuple[str, LocalAws]]:
+    """What `make serve` runs, minus its endless loop: (endpoint URL, deployed system)."""
+    with serving(free_port()) as served:
+        yield served
 
 
 def wait_for(check: Any, timeout: float = 30.0) -> Any:
