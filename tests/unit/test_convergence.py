@@ -356,10 +356,29 @@ def test_associations_are_read_by_the_arn_sagemaker_reports() -> None:
 
 def test_progress_round_trips_through_json() -> None:
     history = {"cardArn": CARD_ARN, "status": "PendingReview", "version": 3, "versionAuthors": ["a", "b"]}
-    progress = Progress(rounds=2, polls=5, added=("dev", "test"), removed=("prod",), history=history)
+    progress = Progress(
+        rounds=2, polls=5, added=("dev", "test"), removed=("prod",), history=history, leased=True, lease_waits=4
+    )
     data = json.loads(json.dumps(progress.to_dict()))
-    assert data == {"rounds": 2, "polls": 5, "added": ["dev", "test"], "removed": ["prod"], "history": history}
+    assert data == {
+        "rounds": 2,
+        "polls": 5,
+        "added": ["dev", "test"],
+        "removed": ["prod"],
+        "history": history,
+        "leased": True,
+        "leaseWaits": 4,
+    }
     assert Progress.from_dict(data) == progress
+
+
+def test_progress_without_the_lease_keys_has_not_taken_the_lease() -> None:
+    # Progress carried by an execution that started before the lease existed.
+    progress = Progress.from_dict({"rounds": 1, "polls": 0, "added": ["dev"], "removed": [], "history": {}})
+    assert progress.leased is False
+    assert progress.lease_waits == 0
+    assert Progress().to_dict()["leased"] is False
+    assert Progress().to_dict()["leaseWaits"] == 0
 
 
 def test_progress_keeps_an_empty_history_apart_from_an_unread_one() -> None:
@@ -372,7 +391,9 @@ def test_progress_keeps_an_empty_history_apart_from_an_unread_one() -> None:
 
 @pytest.mark.parametrize("empty", [None, {}])
 def test_progress_from_nothing_is_the_start(empty: dict[str, Any] | None) -> None:
-    assert Progress.from_dict(empty) == Progress(rounds=0, polls=0, added=(), removed=(), history=None)
+    assert Progress.from_dict(empty) == Progress(
+        rounds=0, polls=0, added=(), removed=(), history=None, leased=False, lease_waits=0
+    )
 
 
 def test_step_to_dict_has_the_keys_the_state_machine_reads() -> None:
@@ -463,14 +484,20 @@ LEDGER_TABLE = "cardshare-decisions"
 
 
 class NoLedger:
-    """A ledger that has never seen the card; counts the reads."""
+    """A ledger that has never seen the card; counts the reads. Grants the lease unless ``free`` is False."""
 
-    def __init__(self) -> None:
+    def __init__(self, free: bool = True) -> None:
+        self.free = free
         self.calls: list[str] = []
+        self.acquired: list[tuple[str, str, float, int]] = []
 
     def latest(self, card_arn: str) -> dict[str, Any] | None:
         self.calls.append(card_arn)
         return None
+
+    def acquire(self, card_arn: str, owner: str, now: float, seconds: int) -> bool:
+        self.acquired.append((card_arn, owner, now, seconds))
+        return self.free
 
 
 class NoVersions:
@@ -492,16 +519,11 @@ def event(name: str = "card-approved.json") -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
 
 
+NOW = datetime(2026, 11, 28, 9, 0, 1, tzinfo=UTC)
+
+
 def promote(payload: Any, cards: FakeCards, shares: FakeShares, ledger: NoLedger | None = None) -> RoundResult:
-    return promote_round(
-        payload,
-        settings(),
-        cards,
-        shares,
-        ledger or NoLedger(),
-        NoVersions(),
-        datetime(2026, 11, 28, 9, 0, 1, tzinfo=UTC),
-    )
+    return promote_round(payload, settings(), cards, shares, ledger or NoLedger(), NoVersions(), NOW)
 
 
 def test_promote_round_converges_the_card_in_the_event() -> None:
@@ -522,15 +544,32 @@ def test_promote_round_carries_progress() -> None:
     progress = Progress(rounds=1, polls=1, added=("dev",)).to_dict()
     result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares, ledger)
     assert result.step.next == "wait"
-    assert result.step.progress == Progress(rounds=1, polls=2, added=("dev",), history={})
+    assert result.step.progress == Progress(rounds=1, polls=2, added=("dev",), history={}, leased=True)
     assert ledger.calls == [CARD_ARN]  # progress without a history: the ledger is read (once)
+    # Progress without the lease (carried from before the lease existed): the lease is taken first.
+    assert ledger.acquired == [(CARD_ARN, EXECUTION, NOW.timestamp(), LIMITS.lease_seconds)]
+
+
+def test_promote_round_with_the_lease_held_elsewhere_waits_without_reading_the_card() -> None:
+    cards, shares, ledger = FakeCards(card(CardStatus.DRAFT)), FakeShares(), NoLedger(free=False)
+    result = promote({"event": event(), "progress": None, "execution": EXECUTION}, cards, shares, ledger)
+    assert result.step.next == "wait"
+    assert result.step.wait_seconds == LIMITS.poll_seconds
+    assert result.step.progress == Progress(lease_waits=1)
+    assert result.decision is None
+    assert cards.calls == []
+    assert shares.calls == []
+    assert ledger.calls == []
 
 
 def test_promote_round_decides_when_done() -> None:
     cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
     shares.set(CARD_ARN, "dev", S.ASSOCIATED)
-    progress = Progress(rounds=1, polls=1, added=("dev",), history={}).to_dict()
-    result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares)
+    progress = Progress(rounds=1, polls=1, added=("dev",), history={}, leased=True).to_dict()
+    ledger = NoLedger()
+    result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares, ledger)
+    assert ledger.acquired == []
+    assert ledger.calls == []
     assert result.step.next == "done"
     assert result.decision is not None
     assert result.decision.record["outcome"] == "shared"
@@ -579,6 +618,15 @@ def test_promote_round_rejects_a_bad_event_before_reading_anything() -> None:
     assert cards.calls == []
     assert shares.calls == []
     assert ledger.calls == []
+    assert ledger.acquired == []
+
+
+@pytest.mark.parametrize("execution", [None, ""])
+def test_promote_round_takes_no_lease_without_an_execution(execution: Any) -> None:
+    ledger = NoLedger()
+    with pytest.raises(InvalidEventError, match=r"^execution: "):
+        promote({"event": event(), "progress": None, "execution": execution}, FakeCards(), FakeShares(), ledger)
+    assert ledger.acquired == []
 
 
 # ---- settings -------------------------------------------------------------------------------------
@@ -603,16 +651,33 @@ def env(**changes: str | None) -> dict[str, str]:
 
 def test_good_environment_gives_settings() -> None:
     loaded = load_settings(
-        env(CARDSHARE_POLL_SECONDS="0", CARDSHARE_MAX_POLLS="10", CARDSHARE_MAX_ROUNDS="4")  # minimum poll: 0
+        env(
+            CARDSHARE_POLL_SECONDS="0",  # minimum poll: 0
+            CARDSHARE_MAX_POLLS="10",
+            CARDSHARE_MAX_ROUNDS="4",
+            CARDSHARE_LEASE_SECONDS="30",  # minimum lease: 30
+        )
     )
     assert loaded == Settings(
-        ACCOUNT, REGION, LADDER, Limits(poll_seconds=0, max_polls=10, max_rounds=4), GateConfig(), LEDGER_TABLE
+        ACCOUNT,
+        REGION,
+        LADDER,
+        # 30 s is accepted, but raised to outlive the longest run: 0 s x (10 + 4) + 60 s margin.
+        Limits(poll_seconds=0, max_polls=10, max_rounds=4, lease_seconds=60),
+        GateConfig(),
+        LEDGER_TABLE,
     )
+
+
+def test_the_lease_always_outlives_the_longest_execution() -> None:
+    loaded = load_settings(env(CARDSHARE_POLL_SECONDS="10", CARDSHARE_MAX_POLLS="50", CARDSHARE_LEASE_SECONDS="300"))
+    assert loaded.limits.lease_seconds == 10 * (50 + loaded.limits.max_rounds) + 60
 
 
 def test_defaults_for_the_limits_and_the_gates() -> None:
     loaded = load_settings(env())
-    assert loaded.limits == Limits(poll_seconds=5, max_polls=24, max_rounds=3)
+    assert loaded.limits == Limits(poll_seconds=5, max_polls=24, max_rounds=3, lease_seconds=300)
+    assert loaded.limits.lease_waits == 61
     assert loaded.gates == GateConfig(DEFAULT_REQUIRED_FIELDS, (), Enforcement.ALERT)
 
 
@@ -656,6 +721,8 @@ def test_settings_read_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) ->
         pytest.param({"CARDSHARE_POLL_SECONDS": "-1"}, "CARDSHARE_POLL_SECONDS", id="poll-below-minimum"),
         pytest.param({"CARDSHARE_MAX_POLLS": "0"}, "CARDSHARE_MAX_POLLS", id="polls-below-minimum"),
         pytest.param({"CARDSHARE_MAX_ROUNDS": "0"}, "CARDSHARE_MAX_ROUNDS", id="rounds-below-minimum"),
+        pytest.param({"CARDSHARE_LEASE_SECONDS": "5m"}, "CARDSHARE_LEASE_SECONDS", id="lease-not-int"),
+        pytest.param({"CARDSHARE_LEASE_SECONDS": "29"}, "CARDSHARE_LEASE_SECONDS", id="lease-below-minimum"),
         pytest.param({"CARDSHARE_LEDGER_TABLE": None}, "CARDSHARE_LEDGER_TABLE", id="ledger-missing"),
         pytest.param({"CARDSHARE_LEDGER_TABLE": ""}, "CARDSHARE_LEDGER_TABLE", id="ledger-empty"),
         pytest.param({"CARDSHARE_REQUIRED_FIELDS": "model overview"}, "CARDSHARE_REQUIRED_FIELDS", id="field-bad"),

@@ -10,6 +10,7 @@ import pytest
 from cardshare.cards import Card, Identity
 from cardshare.gates import (
     DEFAULT_REQUIRED_FIELDS,
+    TRAIL_LENGTH,
     Enforcement,
     GateConfig,
     GateResult,
@@ -533,3 +534,99 @@ def test_history_from_a_deleted_cards_record_has_no_status() -> None:
     assert history.last_status is None
     assert history.version is None
     assert history.previous_for(CardStatus.APPROVED) is CardStatus.DRAFT
+
+
+# ---- History trail: sightings ordered by event time --------------------------------------------------------
+
+T = 1_800_000_000.0
+
+
+def test_observed_keeps_sightings_in_time_order_whatever_order_they_arrive_in() -> None:
+    history = (
+        History()
+        .observed(T + 30, CardStatus.APPROVED)
+        .observed(T + 10, CardStatus.DRAFT)
+        .observed(T + 20, CardStatus.PENDING_REVIEW)
+    )
+    assert history.trail == (
+        (T + 10, CardStatus.DRAFT),
+        (T + 20, CardStatus.PENDING_REVIEW),
+        (T + 30, CardStatus.APPROVED),
+    )
+
+
+def test_observed_ignores_repeats_and_sightings_without_a_time_or_status() -> None:
+    history = History().observed(T, CardStatus.DRAFT)
+    assert history.observed(T, CardStatus.DRAFT) is history
+    assert history.observed(None, CardStatus.APPROVED) is history
+    assert history.observed(T + 1, None) is history
+    assert History().observed(T, CardStatus.DRAFT) == history  # observed returns a copy, not a change
+
+
+def test_observed_keeps_the_newest_sightings_only() -> None:
+    history = History()
+    for n in range(TRAIL_LENGTH + 5):
+        history = history.observed(T + n, CardStatus.DRAFT if n % 2 else CardStatus.PENDING_REVIEW)
+    assert len(history.trail) == TRAIL_LENGTH
+    assert history.trail[0][0] == T + 5
+    assert history.trail[-1][0] == T + TRAIL_LENGTH + 4
+
+
+def test_status_before_orders_by_time_not_by_insertion() -> None:
+    # The Draft event was processed last but happened first; the approval came after PendingReview.
+    processed = History().observed(T + 20, CardStatus.PENDING_REVIEW).observed(T + 10, CardStatus.DRAFT)
+    assert processed.status_before(T + 30, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+    # Processed the other way round, the answer is the same.
+    other_way = History().observed(T + 10, CardStatus.DRAFT).observed(T + 20, CardStatus.PENDING_REVIEW)
+    assert other_way.status_before(T + 30, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+
+
+def test_status_before_looks_only_before_the_given_time() -> None:
+    history = History().observed(T + 10, CardStatus.PENDING_REVIEW).observed(T + 40, CardStatus.DRAFT)
+    # The Draft came after the approval at T + 30: it says nothing about what the card was approved from.
+    assert history.status_before(T + 30, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+    assert history.status_before(T + 50, CardStatus.APPROVED) is CardStatus.DRAFT
+    # A sighting at the very same time is not before it.
+    assert history.status_before(T + 10, CardStatus.APPROVED) is None
+
+
+def test_status_before_skips_sightings_of_the_same_status() -> None:
+    history = (
+        History()
+        .observed(T + 10, CardStatus.PENDING_REVIEW)
+        .observed(T + 20, CardStatus.APPROVED)
+        .observed(T + 25, CardStatus.APPROVED)
+    )
+    assert history.status_before(T + 30, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+
+
+def test_status_before_falls_back_to_the_ledger_order() -> None:
+    recorded = History(last_status=CardStatus.PENDING_REVIEW, previous_status=CardStatus.DRAFT)
+    # No time to order by, or no sighting before it: what the ledger recorded last decides.
+    assert recorded.status_before(None, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+    assert recorded.status_before(T, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+    assert recorded.status_before(T, CardStatus.PENDING_REVIEW) is CardStatus.DRAFT
+    later_only = recorded.observed(T + 10, CardStatus.DRAFT)
+    assert later_only.status_before(T, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+    same_only = recorded.observed(T - 10, CardStatus.APPROVED)
+    assert same_only.status_before(T, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+    assert History().status_before(T, CardStatus.APPROVED) is None
+    # ... but a sighting before it wins over the ledger order.
+    sighted = recorded.observed(T - 10, CardStatus.DRAFT)
+    assert sighted.status_before(T, CardStatus.APPROVED) is CardStatus.DRAFT
+    assert sighted.status_before(None, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+
+
+def test_history_from_a_record_reads_its_trail() -> None:
+    # As decide() writes it: in time order, JSON numbers (DynamoDB gives whole ones back as int).
+    record = {"cardArn": CARD_ARN, "status": "Approved", "trail": [[int(T) + 10, "Draft"], [T + 20.5, "PendingReview"]]}
+    history = History.from_record(record)
+    assert history.trail == ((T + 10, CardStatus.DRAFT), (T + 20.5, CardStatus.PENDING_REVIEW))
+    assert all(isinstance(when, float) for when, _ in history.trail)
+    assert history.status_before(T + 30, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW
+    assert history.status_before(T + 15, CardStatus.APPROVED) is CardStatus.DRAFT
+
+
+def test_a_stored_trail_out_of_time_order_is_still_read_by_time() -> None:
+    record = {"cardArn": CARD_ARN, "status": "Approved", "trail": [[T + 20, "PendingReview"], [T + 10, "Draft"]]}
+    assert History.from_record(record).status_before(T + 30, CardStatus.APPROVED) is CardStatus.PENDING_REVIEW

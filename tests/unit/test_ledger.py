@@ -7,13 +7,15 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from moto import mock_aws
 
 from cardshare.cards import Card, Identity
 from cardshare.decisions import decide, failure_decision
 from cardshare.gates import GateConfig, History, LedgerUnavailableError, evaluate
-from cardshare.ledger import DecisionLedger, from_item, to_item
+from cardshare.ledger import LEASE_KEY, DecisionLedger, from_item, to_item
 from cardshare.status import CardStatus
 
 TABLE = "cardshare-decisions"
@@ -44,9 +46,29 @@ class FakeDynamoDB:
 class BrokenDynamoDB:
     def __init__(self, error: Exception) -> None:
         self.error = error
+        self.puts: list[dict[str, Any]] = []
 
     def query(self, **request: Any) -> dict[str, Any]:
         raise self.error
+
+    def put_item(self, **request: Any) -> dict[str, Any]:
+        self.puts.append(copy.deepcopy(request))
+        raise self.error
+
+
+class LeaseDynamoDB:
+    """put_item that records every request and succeeds."""
+
+    def __init__(self) -> None:
+        self.puts: list[dict[str, Any]] = []
+
+    def put_item(self, **request: Any) -> dict[str, Any]:
+        self.puts.append(copy.deepcopy(request))
+        return {}
+
+
+def lease_item(owner: str = EXECUTION, expires: int = 1_800_000_300) -> dict[str, Any]:
+    return {"cardArn": CARD_ARN, "decidedAt": LEASE_KEY, "owner": owner, "expiresAt": expires}
 
 
 # ---- items --------------------------------------------------------------------------------------------
@@ -212,3 +234,117 @@ def test_from_session_builds_a_dynamodb_client() -> None:
     ledger = DecisionLedger.from_session(session, TABLE, config="cfg")
     assert session.asked == [("dynamodb", "cfg")]
     assert ledger.latest(CARD_ARN) == record(1)
+
+
+def test_latest_skips_the_lease_item() -> None:
+    client = FakeDynamoDB([lease_item(), record(1)])
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(1)
+
+
+def test_a_card_with_only_its_lease_has_no_latest() -> None:
+    client = FakeDynamoDB([record(2, "failed"), lease_item()])
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) is None
+
+
+def test_the_lease_item_is_skipped_even_if_it_carried_an_outcome() -> None:
+    client = FakeDynamoDB([{**lease_item(), "outcome": "shared"}], [record(1)])
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(1)
+    assert len(client.requests) == 2
+
+
+def test_items_without_an_outcome_are_skipped() -> None:
+    partial = {"cardArn": CARD_ARN, "decidedAt": "2026-11-28T09:00:03+00:00#run-3", "status": "Approved"}
+    client = FakeDynamoDB([partial, record(2)])
+    assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(2)
+
+
+def test_the_lease_key_sorts_before_every_decision() -> None:
+    # Newest first, the lease comes last: it never hides the newest decision on the first page.
+    assert LEASE_KEY == "#lease"
+    for decided_at in (record(0)["decidedAt"], "0000-01-01T00:00:00+00:00#x", "1970-01-01T00:00:00Z#run"):
+        assert decided_at > LEASE_KEY
+
+
+# ---- acquire ----------------------------------------------------------------------------------------------
+
+
+def test_acquire_puts_the_lease_on_condition_that_nobody_else_holds_it() -> None:
+    client = LeaseDynamoDB()
+    assert DecisionLedger(client, TABLE).acquire(CARD_ARN, EXECUTION, 1_800_000_000.75, 300) is True
+    (request,) = client.puts
+    assert request == {
+        "TableName": TABLE,
+        "Item": {
+            "cardArn": {"S": CARD_ARN},
+            "decidedAt": {"S": LEASE_KEY},
+            "owner": {"S": EXECUTION},
+            "expiresAt": {"N": "1800000300"},
+        },
+        "ConditionExpression": "attribute_not_exists(cardArn) OR expiresAt < :now OR #owner = :me",
+        "ExpressionAttributeNames": {"#owner": "owner"},
+        "ExpressionAttributeValues": {":now": {"N": "1800000000"}, ":me": {"S": EXECUTION}},
+    }
+    assert from_item(request["Item"]) == lease_item()
+
+
+def test_acquire_held_by_another_execution_is_false() -> None:
+    refused = ClientError(
+        {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}}, "PutItem"
+    )
+    client = BrokenDynamoDB(refused)
+    assert DecisionLedger(client, TABLE).acquire(CARD_ARN, EXECUTION, 1_800_000_000, 300) is False
+    assert len(client.puts) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no table"}}, "PutItem"),
+        ClientError({"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, "PutItem"),
+        ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem"),
+        ClientError({"Error": {"Message": "no code"}}, "PutItem"),
+        EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
+    ],
+    ids=["no-table", "denied", "throttled", "no-code", "no-endpoint"],
+)
+def test_an_unwritable_ledger_raises_ledger_unavailable_naming_the_table(error: Exception) -> None:
+    with pytest.raises(LedgerUnavailableError, match=TABLE) as raised:
+        DecisionLedger(BrokenDynamoDB(error), TABLE).acquire(CARD_ARN, EXECUTION, 1_800_000_000, 300)
+    assert raised.value.__cause__ is error
+
+
+def test_other_errors_of_acquire_are_not_mistaken_for_an_unavailable_ledger() -> None:
+    with pytest.raises(TypeError):
+        DecisionLedger(BrokenDynamoDB(TypeError("a bug")), TABLE).acquire(CARD_ARN, EXECUTION, 1_800_000_000, 300)
+
+
+def test_the_lease_condition_against_dynamodb() -> None:
+    """The condition as DynamoDB (moto) evaluates it: free, held, re-entrant, expired."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[
+                {"AttributeName": "cardArn", "KeyType": "HASH"},
+                {"AttributeName": "decidedAt", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "cardArn", "AttributeType": "S"},
+                {"AttributeName": "decidedAt", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ledger = DecisionLedger(client, TABLE)
+        other = EXECUTION.replace("run-1", "run-2")
+        now = 1_800_000_000
+        assert ledger.acquire(CARD_ARN, EXECUTION, now, 300) is True  # free
+        assert ledger.acquire(CARD_ARN, other, now + 10, 300) is False  # held
+        assert ledger.acquire(CARD_ARN, EXECUTION, now + 20, 300) is True  # its owner again (a retried round)
+        assert ledger.acquire(CARD_ARN.replace("Churn", "Fraud"), other, now + 20, 300) is True  # another card
+        # The retried round renewed the lease: it runs to now + 320, not now + 300.
+        assert ledger.acquire(CARD_ARN, other, now + 310, 300) is False
+        assert ledger.acquire(CARD_ARN, other, now + 320, 300) is False  # expiring, not expired
+        assert ledger.acquire(CARD_ARN, other, now + 321, 300) is True  # a crashed owner's lease expired
+        assert ledger.acquire(CARD_ARN, EXECUTION, now + 330, 300) is False  # and now the other holds it
+        client.put_item(TableName=TABLE, Item=to_item(record(1)))
+        assert ledger.latest(CARD_ARN) == record(1)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cardshare.cards import Card, Identity
-from cardshare.convergence import Limits
+from cardshare.convergence import ConvergenceTimeoutError, Limits, Progress
 from cardshare.gates import Enforcement, GateConfig, LedgerUnavailableError
 from cardshare.planner import Association, AssociationStatus
 from cardshare.policy import ladder_from_json
@@ -56,10 +56,11 @@ CONTENT: dict[str, Any] = {
 }
 
 
-def settings(gates: GateConfig | None = None) -> Settings:
-    return Settings(
-        ACCOUNT, REGION, LADDER, Limits(poll_seconds=0, max_polls=3, max_rounds=3), gates or GateConfig(), "t"
-    )
+LIMITS = Limits(poll_seconds=0, max_polls=3, max_rounds=3)
+
+
+def settings(gates: GateConfig | None = None, limits: Limits = LIMITS) -> Settings:
+    return Settings(ACCOUNT, REGION, LADDER, limits, gates or GateConfig(), "t")
 
 
 def make_card(status: CardStatus, approver: Identity = JANE, *, version: int = 1, created_by: Identity = ALICE) -> Card:
@@ -83,8 +84,10 @@ def ledger_record(status: str, version: int = 1, **extra: Any) -> dict[str, Any]
 class Cards:
     def __init__(self, card: Card | None) -> None:
         self.card = card
+        self.calls: list[str] = []
 
     def describe(self, card_arn: str) -> Card | None:
+        self.calls.append(card_arn)
         return self.card if card_arn == CARD_ARN else None
 
 
@@ -93,8 +96,10 @@ class Shares:
 
     def __init__(self, *stages: str) -> None:
         self.associated = set(stages)
+        self.calls: list[str] = []
 
     def associations(self, card_arn: str, share_arns: Sequence[str]) -> list[Association]:
+        self.calls.append(card_arn)
         return [Association(SHARE[stage], S.ASSOCIATED) for stage in sorted(self.associated)]
 
     def apply(self, actions: list[dict[str, str]]) -> None:
@@ -107,16 +112,45 @@ class Shares:
 
 
 class Ledger:
-    def __init__(self, record: dict[str, Any] | None = None, error: Exception | None = None) -> None:
+    """The ledger as the plan step sees it: the latest record, and the card's lease.
+
+    The lease is granted unless ``refusals`` says how many times to refuse it first (another
+    execution holds it); ``acquire_error`` makes the table unwritable. ``log`` keeps the order
+    of every call.
+    """
+
+    def __init__(
+        self,
+        record: dict[str, Any] | None = None,
+        error: Exception | None = None,
+        *,
+        refusals: int = 0,
+        acquire_error: Exception | None = None,
+    ) -> None:
         self.record = record
         self.error = error
+        self.refusals = refusals
+        self.acquire_error = acquire_error
         self.calls: list[str] = []
+        self.acquired: list[tuple[str, str, float, int]] = []
+        self.log: list[str] = []
 
     def latest(self, card_arn: str) -> dict[str, Any] | None:
         self.calls.append(card_arn)
+        self.log.append("latest")
         if self.error:
             raise self.error
         return self.record
+
+    def acquire(self, card_arn: str, owner: str, now: float, seconds: int) -> bool:
+        self.acquired.append((card_arn, owner, now, seconds))
+        self.log.append("acquire")
+        if self.acquire_error:
+            raise self.acquire_error
+        if self.refusals:
+            self.refusals -= 1
+            return False
+        return True
 
 
 class Versions:
@@ -161,6 +195,7 @@ def test_the_ledger_is_read_on_the_first_round_and_carried() -> None:
     results = run(make_card(CardStatus.APPROVED), ledger)
     assert [r.step.next for r in results] == ["apply", "done"]
     assert ledger.calls == [CARD_ARN]  # the second round did not read it again
+    assert len(ledger.acquired) == 1  # nor take the lease again
     assert results[0].step.progress.history == ledger_record("PendingReview")
     assert results[1].step.progress.history == ledger_record("PendingReview")
 
@@ -176,7 +211,15 @@ def test_an_empty_ledger_is_read_once_too() -> None:
 def test_a_history_carried_in_from_an_earlier_round_is_trusted() -> None:
     # The carried record says PendingReview: the approval is judged on it, not on a fresh read.
     ledger = Ledger(ledger_record("Draft"))
-    progress = {"rounds": 1, "polls": 0, "added": [], "removed": [], "history": ledger_record("PendingReview")}
+    progress = {
+        "rounds": 1,
+        "polls": 0,
+        "added": [],
+        "removed": [],
+        "history": ledger_record("PendingReview"),
+        "leased": True,
+        "leaseWaits": 0,
+    }
     shares = Shares("dev", "test", "prod")
     result = promote_round(
         {"event": EVENT, "progress": progress, "execution": EXECUTION},
@@ -188,6 +231,7 @@ def test_a_history_carried_in_from_an_earlier_round_is_trusted() -> None:
         NOW,
     )
     assert ledger.calls == []
+    assert ledger.acquired == []  # the lease was taken on the first round
     assert result.step.next == "done"
     assert result.decision is not None
     assert result.decision.record["previousStatus"] == "PendingReview"
@@ -344,6 +388,7 @@ def test_an_unreadable_ledger_blocks_approval_but_not_sharing() -> None:
     shares = Shares()
     results = run(make_card(CardStatus.APPROVED, JANE), ledger, Versions(CardStatus.PENDING_REVIEW), shares)
     assert ledger.calls == [CARD_ARN]  # not retried on every round
+    assert len(ledger.acquired) == 1
     assert shares.associated == {"dev", "test"}
     decision = results[-1].decision
     assert decision is not None
@@ -357,3 +402,171 @@ def test_an_unreadable_ledger_does_not_hold_up_review_sharing() -> None:
     assert shares.associated == {"dev", "test"}
     assert results[-1].decision is not None
     assert results[-1].decision.outcome.value == "shared"
+
+
+# ---- the card's lease --------------------------------------------------------------------------------------
+
+
+def one_round(
+    ledger: Ledger,
+    progress: dict[str, Any] | None = None,
+    cards: Cards | None = None,
+    shares: Shares | None = None,
+    limits: Limits = LIMITS,
+) -> RoundResult:
+    return promote_round(
+        {"event": EVENT, "progress": progress, "execution": EXECUTION},
+        settings(limits=limits),
+        cards if cards is not None else Cards(make_card(CardStatus.PENDING_REVIEW)),
+        shares if shares is not None else Shares(),
+        ledger,
+        Versions(),
+        NOW,
+    )
+
+
+def test_the_lease_is_taken_on_the_first_round_before_the_ledger_is_read() -> None:
+    ledger = Ledger(ledger_record("PendingReview"))
+    result = one_round(ledger)
+    assert ledger.log == ["acquire", "latest"]
+    # Owned by this execution, for the configured lifetime, from the round's clock.
+    assert ledger.acquired == [(CARD_ARN, EXECUTION, NOW.timestamp(), LIMITS.lease_seconds)]
+    assert result.step.next == "apply"
+    assert result.step.progress.leased is True
+    assert result.step.progress.lease_waits == 0
+    assert result.step.to_dict()["progress"]["leased"] is True
+
+
+def test_the_lease_lifetime_comes_from_the_limits() -> None:
+    ledger = Ledger()
+    one_round(ledger, limits=Limits(poll_seconds=0, max_polls=3, max_rounds=3, lease_seconds=45))
+    assert [seconds for *_, seconds in ledger.acquired] == [45]
+
+
+def test_a_refused_lease_waits_and_reads_neither_the_card_nor_the_ledger() -> None:
+    ledger, cards, shares = (
+        Ledger(ledger_record("PendingReview"), refusals=1),
+        Cards(make_card(CardStatus.APPROVED)),
+        Shares(),
+    )
+    result = one_round(ledger, cards=cards, shares=shares)
+    assert ledger.log == ["acquire"]
+    assert ledger.calls == []
+    assert cards.calls == []
+    assert shares.calls == []
+    assert result.decision is None
+    step = result.step
+    assert step.next == "wait"
+    assert step.card is None
+    assert step.card_arn == CARD_ARN  # the state machine releases the lease by this ARN
+    assert step.actions == []
+    assert step.progress == Progress(lease_waits=1)  # not leased, history not read
+    data = json.loads(json.dumps(step.to_dict()))
+    assert data["waitSeconds"] == 1  # poll_seconds 0 would spin: at least a second
+    assert data["progress"]["leased"] is False
+    assert data["progress"]["leaseWaits"] == 1
+    assert data["progress"]["history"] is None
+    assert data["summary"]["card"] == CARD_ARN
+
+
+def test_a_refused_lease_waits_one_poll_interval() -> None:
+    limits = Limits(poll_seconds=7, max_polls=3, max_rounds=3)
+    result = one_round(Ledger(refusals=1), limits=limits)
+    assert result.step.next == "wait"
+    assert result.step.wait_seconds == 7
+
+
+def test_each_refusal_counts_one_more_wait_carried_in_the_progress() -> None:
+    ledger = Ledger(refusals=5)
+    progress = Progress(lease_waits=3).to_dict()
+    result = one_round(ledger, progress)
+    assert result.step.next == "wait"
+    assert result.step.progress.lease_waits == 4
+
+
+def test_the_lease_is_waited_for_then_taken_and_the_card_converged() -> None:
+    ledger = Ledger(ledger_record("PendingReview"), refusals=2)
+    shares = Shares()
+    results = run(make_card(CardStatus.APPROVED, JANE), ledger, shares=shares)
+    assert [r.step.next for r in results] == ["wait", "wait", "apply", "done"]
+    assert ledger.log == ["acquire", "acquire", "acquire", "latest"]
+    assert shares.associated == {"dev", "test", "prod"}
+    decision = results[-1].decision
+    assert decision is not None
+    assert decision.outcome.value == "shared"
+    assert decision.record["previousStatus"] == "PendingReview"
+    assert results[-1].step.progress.leased is True
+
+
+def test_waiting_for_the_lease_gives_up_at_the_limit_naming_the_card() -> None:
+    limits = Limits(poll_seconds=5, max_polls=3, max_rounds=3, lease_seconds=60)
+    assert limits.lease_waits == 13  # one lease lifetime of polls, and one more
+    last = one_round(Ledger(refusals=1), Progress(lease_waits=limits.lease_waits - 1).to_dict(), limits=limits)
+    assert last.step.next == "wait"
+    assert last.step.progress.lease_waits == limits.lease_waits
+    ledger, cards = Ledger(refusals=1), Cards(make_card(CardStatus.APPROVED))
+    with pytest.raises(ConvergenceTimeoutError, match=CARD_ARN):
+        one_round(ledger, Progress(lease_waits=limits.lease_waits).to_dict(), cards=cards, limits=limits)
+    assert ledger.calls == []
+    assert cards.calls == []
+
+
+def test_a_lease_taken_at_the_limit_is_not_a_timeout() -> None:
+    # The limit is only for waiting: the round that finally gets the lease goes on.
+    limits = Limits(poll_seconds=5, max_polls=3, max_rounds=3, lease_seconds=60)
+    result = one_round(Ledger(), Progress(lease_waits=limits.lease_waits).to_dict(), limits=limits)
+    assert result.step.next == "apply"
+    assert result.step.progress.leased is True
+
+
+@pytest.mark.parametrize(
+    ("poll_seconds", "lease_seconds", "waits"),
+    [(5, 300, 61), (7, 300, 43), (0, 300, 301), (1, 30, 31), (60, 30, 1)],
+)
+def test_the_lease_wait_limit_covers_one_lease_lifetime(poll_seconds: int, lease_seconds: int, waits: int) -> None:
+    limits = Limits(poll_seconds=poll_seconds, lease_seconds=lease_seconds)
+    assert limits.lease_waits == waits
+    # Waiting that many times at the interval the wait step uses outlasts a lease left behind by a crash.
+    assert limits.lease_waits * max(1, poll_seconds) > lease_seconds
+
+
+def test_an_unwritable_ledger_does_not_stop_sharing() -> None:
+    ledger = Ledger(
+        ledger_record("PendingReview"), acquire_error=LedgerUnavailableError("decision ledger t unwritable")
+    )
+    shares = Shares()
+    results = run(make_card(CardStatus.APPROVED, JANE), ledger, shares=shares)
+    assert [r.step.next for r in results] == ["apply", "done"]
+    assert shares.associated == {"dev", "test", "prod"}
+    assert ledger.log == ["acquire", "latest"]  # not retried on every round; the ledger is still read
+    assert results[0].step.progress.leased is True
+    decision = results[-1].decision
+    assert decision is not None
+    assert decision.outcome.value == "shared"
+
+
+def test_an_unwritable_and_unreadable_ledger_still_shares_for_review() -> None:
+    down = LedgerUnavailableError("decision ledger t unavailable")
+    ledger = Ledger(error=down, acquire_error=down)
+    shares = Shares()
+    results = run(make_card(CardStatus.PENDING_REVIEW), ledger, shares=shares)
+    assert shares.associated == {"dev", "test"}
+    assert results[-1].decision is not None
+    assert results[-1].decision.outcome.value == "shared"
+
+
+def test_leased_progress_skips_acquire_on_later_rounds() -> None:
+    ledger = Ledger(refusals=1)  # would be refused if asked: another execution holds it now
+    progress = Progress(rounds=1, added=("dev", "test"), history={}, leased=True).to_dict()
+    result = one_round(ledger, progress, shares=Shares("dev", "test"))
+    assert ledger.acquired == []
+    assert ledger.calls == []  # the carried history is trusted too
+    assert result.step.next == "done"
+    assert result.step.progress.leased is True
+
+
+def test_leased_progress_without_a_history_still_reads_the_ledger() -> None:
+    ledger = Ledger(ledger_record("PendingReview"))
+    result = one_round(ledger, Progress(leased=True).to_dict())
+    assert ledger.log == ["latest"]
+    assert result.step.progress.history == ledger_record("PendingReview")

@@ -14,6 +14,7 @@ from moto.events.models import EventPattern
 from template_loader import ROOT, load_template
 
 from cardshare.gates import GateConfig, parse_gate_config
+from cardshare.ledger import LEASE_KEY
 from cardshare.policy import Access, ladder_from_json
 from cardshare.settings import load_settings
 
@@ -377,22 +378,78 @@ def test_sagemaker_actions_are_scoped_to_this_accounts_model_cards() -> None:
     assert "sagemaker:DescribeModelCard" in seen
 
 
-def test_plan_function_only_reads() -> None:
+PLAN_FUNCTION_READS = {
+    "sagemaker:DescribeModelCard",
+    "sagemaker:ListModelCardVersions",  # the approval gate's fallback when the ledger has no record
+    "ram:GetResourceShareAssociations",
+    "dynamodb:Query",  # the card's latest decision
+}
+
+
+def test_plan_function_only_reads_besides_taking_its_lease() -> None:
     actions = {a for holder, s in statements() if holder == "PlanCardFunction" for a in as_list(s["Action"])}
-    assert actions == {
-        "sagemaker:DescribeModelCard",
-        "sagemaker:ListModelCardVersions",  # the approval gate's fallback when the ledger has no record
-        "ram:GetResourceShareAssociations",
-        "dynamodb:Query",  # the card's latest decision
+    # Its one write is the card's lease (a conditional PutItem); the workflow does the rest.
+    assert actions - PLAN_FUNCTION_READS == {"dynamodb:PutItem"}
+    assert actions >= PLAN_FUNCTION_READS
+
+
+def test_plan_function_reads_and_leases_only_the_stacks_ledger() -> None:
+    dynamodb = [
+        s
+        for holder, s in statements()
+        if holder == "PlanCardFunction" and any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    ]
+    (statement,) = dynamodb
+    assert sorted(as_list(statement["Action"])) == ["dynamodb:PutItem", "dynamodb:Query"]
+    assert statement["Resource"] == {"Fn::GetAtt": [ledger_table_name(), "Arn"]}
+
+
+def test_only_the_state_machine_deletes_and_only_from_the_ledger() -> None:
+    deletes = [
+        (holder, s)
+        for holder, s in statements()
+        if any(a.startswith("dynamodb:") and "Delete" in a for a in as_list(s["Action"]))
+    ]
+    assert [holder for holder, _ in deletes] == ["PromoteCardStateMachine"]
+    ((_, statement),) = deletes
+    assert as_list(statement["Action"]) == ["dynamodb:DeleteItem"]
+    assert as_list(statement["Resource"]) == [{"Fn::GetAtt": [ledger_table_name(), "Arn"]}]
+
+
+def delete_item_states() -> dict[str, dict[str, Any]]:
+    asl = json.loads((STATE_MACHINES / "promote_card.asl.json").read_text(encoding="utf-8"))
+    return {
+        name: state
+        for name, state in asl["States"].items()
+        if str(state.get("Resource", "")).endswith(":dynamodb:deleteItem")
     }
 
 
-def test_plan_function_reads_only_the_stacks_ledger() -> None:
-    (statement,) = [
-        s for holder, s in statements() if holder == "PlanCardFunction" and "dynamodb:Query" in as_list(s["Action"])
-    ]
-    assert as_list(statement["Action"]) == ["dynamodb:Query"]
-    assert statement["Resource"] == {"Fn::GetAtt": [ledger_table_name(), "Arn"]}
+def test_the_state_machine_deletes_nothing_but_its_own_lease() -> None:
+    states = delete_item_states()
+    assert set(states) == {"ReleaseLease", "ReleaseLeaseAfterFailure"}
+    for name, state in states.items():
+        parameters = state["Parameters"]
+        assert parameters["TableName"] == "${LedgerTableName}", name
+        assert parameters["Key"]["decidedAt"] == {"S": LEASE_KEY}, name  # never a decision
+        assert set(parameters["Key"]) == {"cardArn", "decidedAt"}, name
+        # Only the lease this execution holds: another execution's lease is left alone.
+        assert parameters["ConditionExpression"] == "#owner = :me", name
+        assert parameters["ExpressionAttributeNames"] == {"#owner": "owner"}, name
+        assert parameters["ExpressionAttributeValues"] == {":me": {"S.$": "$$.Execution.Id"}}, name
+        # A release that fails must not fail the run: the lease expires anyway.
+        assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.ALL"]], name
+        assert state["ResultPath"] is None, name
+
+
+def test_the_lease_is_released_by_the_card_the_plan_took_it_for() -> None:
+    states = delete_item_states()
+    assert states["ReleaseLease"]["Parameters"]["Key"]["cardArn"] == {"S.$": "$.plan.summary.card"}
+    assert states["ReleaseLease"]["Next"] == "Delivered?"
+    assert states["ReleaseLeaseAfterFailure"]["Parameters"]["Key"]["cardArn"] == {
+        "S.$": "$.failureDecision.item.cardArn.S"
+    }
+    assert states["ReleaseLeaseAfterFailure"]["Next"] == "Failed"
 
 
 def test_rule_role_may_only_start_the_state_machine() -> None:
@@ -480,7 +537,12 @@ def test_stages_the_template_renders_with_its_defaults_are_valid() -> None:
         environment[key] = str(TEMPLATE["Parameters"][reference["Ref"]]["Default"])
     assert function_environment()["CARDSHARE_LEDGER_TABLE"] == {"Ref": ledger_table_name()}
     environment["CARDSHARE_LEDGER_TABLE"] = "cardshare-DecisionLedgerTable-1234"
+    environment["CARDSHARE_LEASE_SECONDS"] = function_environment()["CARDSHARE_LEASE_SECONDS"]
     settings = load_settings(environment)
+    assert settings.limits.lease_seconds == 300
+    # The lease outlives the longest run the default limits allow, so it never lapses mid-run.
+    limits = settings.limits
+    assert limits.lease_seconds > limits.poll_seconds * (limits.max_polls + limits.max_rounds)
     # The defaults are the gates' own defaults: the issue's required fields, no allow-list, alert.
     assert settings.gates == GateConfig() == parse_gate_config(None, None, None)
     assert [stage.name for stage in settings.ladder.stages] == ["dev", "test", "prod"]
@@ -545,3 +607,25 @@ def test_the_ledger_survives_mistakes() -> None:
 def test_the_decisions_topic_is_encrypted() -> None:
     (topic,) = of_type("AWS::SNS::Topic").values()
     assert topic["Properties"].get("KmsMasterKeyId")
+
+
+def test_every_end_after_the_plan_passes_a_lease_release() -> None:
+    """Ends that skip the release leave the lease to expire; only the two that have no card to key it by."""
+    asl = json.loads((STATE_MACHINES / "promote_card.asl.json").read_text(encoding="utf-8"))["States"]
+    releases = set(delete_item_states())
+
+    def moves(state: dict[str, Any]) -> list[str]:
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c["Next"] for c in state.get("Choices", [])] + [c["Next"] for c in state.get("Catch", [])]
+        return [target for target in targets if target]
+
+    unreleased, seen, todo = set(), set(), ["Plan"]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in releases:
+            continue
+        seen.add(name)
+        if asl[name]["Type"] in {"Succeed", "Fail"} or asl[name].get("End"):
+            unreleased.add(name)
+        todo += moves(asl[name])
+    assert unreleased == {"UnknownMove", "FailedUndescribed"}

@@ -142,7 +142,13 @@ class History:
             last_reasons=tuple(
                 reason for gate in record.get("gates") or () for reason in gate.get("reasons", ()) if reason
             ),
-            trail=tuple((float(when), CardStatus.parse(seen, "trail")) for when, seen in record.get("trail") or ()),
+            # Sorted on read as well: status_before relies on time order, whoever wrote the record.
+            trail=tuple(
+                sorted(
+                    ((float(when), CardStatus.parse(seen, "trail")) for when, seen in record.get("trail") or ()),
+                    key=lambda sighting: sighting[0],
+                )
+            ),
         )
 
 

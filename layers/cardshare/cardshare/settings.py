@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cardshare.convergence import Limits
 from cardshare.gates import GateConfig, parse_gate_config
@@ -51,6 +51,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_rounds=_int(env, "CARDSHARE_MAX_ROUNDS", 3, 1),
         lease_seconds=_int(env, "CARDSHARE_LEASE_SECONDS", 300, 30),
     )
+    # The lease must outlive the longest execution the limits allow, or a second run could take
+    # the card halfway through one.
+    longest = limits.poll_seconds * (limits.max_polls + limits.max_rounds) + 60
+    if limits.lease_seconds < longest:
+        limits = replace(limits, lease_seconds=longest)
     gates = parse_gate_config(
         env.get("CARDSHARE_REQUIRED_FIELDS"), env.get("CARDSHARE_APPROVERS"), env.get("CARDSHARE_ENFORCEMENT")
     )
