@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from cardshare.convergence import AssociationFailedError, ConvergenceTimeoutError
 from cardshare.events import InvalidEventError
 from cardshare.ledger import DecisionLedger, to_item
 from cardshare.policy import ConfigError
@@ -53,6 +54,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except (InvalidEventError, ConfigError) as error:
         logger.error("rejected: not retried", extra={"reason": str(error), "error": type(error).__name__})
         metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
+        raise
+    except (AssociationFailedError, ConvergenceTimeoutError) as error:
+        logger.error("did not converge", extra={"reason": str(error), "error": type(error).__name__})
+        metrics.add_metric(name="NotConverged", unit=MetricUnit.Count, value=1)
         raise
     output = result.step.to_dict()
     output["decision"] = None

@@ -65,13 +65,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise
     ledger, workflow = adapters(config.ledger_table, state_machine)
     report = reconcile(config.ladder, cards, shares, ledger, workflow, dry_run=_dry_run(event), now=datetime.now(UTC))
-    for drift, execution in zip(report.drift, report.repairs or [None] * len(report.drift), strict=True):
+    for drift in report.drift:
         logger.warning(
-            "repairing drift" if execution else "drift found (dry run: not repaired)",
-            extra={**drift.to_dict(), "execution": execution},
+            "drift found (dry run: not repaired)" if report.dry_run else "repairing drift", extra=drift.to_dict()
         )
+    for execution in report.repairs:
+        logger.info("repair started", extra={"execution": execution})
+    for failure in report.failures:
+        logger.error("repair could not start", extra={"reason": failure})
     metrics.add_metric(name="CardsChecked", unit=MetricUnit.Count, value=report.cards)
     metrics.add_metric(name="Drift", unit=MetricUnit.Count, value=len(report.drift))
     metrics.add_metric(name="Repairs", unit=MetricUnit.Count, value=len(report.repairs))
+    metrics.add_metric(name="RepairFailures", unit=MetricUnit.Count, value=len(report.failures))
     logger.info("reconciled", extra={"cards": report.cards, "drifted": len(report.drift), "dry_run": report.dry_run})
     return report.to_dict()

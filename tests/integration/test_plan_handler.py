@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from cardshare.ledger import LEASE_KEY
 from cardshare.policy import ConfigError
 from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT
 from cardshare_local.extensions import lambda_inprocess
@@ -87,6 +88,8 @@ def system(stack: LocalAws) -> LocalAws:
         if row["status"] in ("ASSOCIATED", "FAILED"):
             ram.disassociate_resource_share(resourceShareArn=row["resourceShareArn"], resourceArns=[CARD_ARN])
     ram_ext.settle()
+    # Invoked directly, the plan function takes the card's lease but no workflow releases it.
+    release_lease(stack, CARD_ARN)
     return stack
 
 
@@ -120,6 +123,14 @@ def apply(system: LocalAws, actions: list[dict[str, str]]) -> None:
         )
 
 
+def release_lease(system: LocalAws, card_arn: str) -> None:
+    """What the workflow's ReleaseLease state does once the decision is recorded."""
+    system.session().client("dynamodb").delete_item(
+        TableName=system.stack.outputs["DecisionLedgerTableName"],
+        Key={"cardArn": {"S": card_arn}, "decidedAt": {"S": LEASE_KEY}},
+    )
+
+
 def converge(system: LocalAws, invoke_plan: Invoke, event: dict[str, Any], rounds: int = 8) -> list[dict[str, Any]]:
     """Plan and apply round after round until the plan says done; every plan result, in order."""
     results: list[dict[str, Any]] = []
@@ -130,6 +141,7 @@ def converge(system: LocalAws, invoke_plan: Invoke, event: dict[str, Any], round
         assert answer.function_error is None, answer.payload
         results.append(answer.payload)
         if answer.payload["next"] == "done":
+            release_lease(system, event["resources"][0])
             return results
         apply(system, answer.payload["actions"])
         progress = answer.payload["progress"]
@@ -239,10 +251,15 @@ class TestOnTheDeployedStack:
     def test_the_plan_follows_the_card_not_the_event(
         self, system: LocalAws, invoke_plan: Invoke, load_event: Callable[[str], dict[str, Any]]
     ) -> None:
-        """A late Draft event for a card that is Approved now shares it as Approved."""
+        """A late PendingReview event for a card that is Approved now shares it as Approved.
+
+        (The event is also what tells cardshare the card was in review before its approval: with
+        the workflow's rule off, no other sighting exists. A late Draft event alone would leave
+        the approval unexplained, and the approval gate fails closed.)
+        """
         arn = create_card(system, "Approved")
 
-        results = converge(system, invoke_plan, load_event(SAMPLES["Draft"]))
+        results = converge(system, invoke_plan, load_event(SAMPLES["PendingReview"]))
 
         assert [a["stage"] for a in results[0]["actions"]] == ["dev", "test", "prod"]
         assert results[-1]["summary"]["status"] == "Approved"

@@ -73,6 +73,17 @@ def _wait_for_lease(
     return RoundResult(event, step, None)
 
 
+def _net_change(settings: Settings, step: Step) -> tuple[list[str], list[str]]:
+    """Stages added and removed by the whole execution, net.
+
+    A stage both associated and disassociated (the card changed mid-run) counts as what it ended as.
+    """
+    added, removed = set(step.progress.added), set(step.progress.removed)
+    final = {stage.name for stage in settings.ladder.stages_for(step.verdict.effective)}
+    both = added & removed
+    return sorted((added - removed) | (both & final)), sorted((removed - added) | (both - final))
+
+
 @dataclass(frozen=True)
 class RoundResult:
     """What one round produced: the parsed event, the step, and the decision once converged."""
@@ -141,8 +152,7 @@ def promote_round(
             step.card,
             step.verdict,
             governance.history,
-            step.progress.added,
-            step.progress.removed,
+            *_net_change(settings, step),
             event_id=event.event_id,
             execution=execution,
             now=now,

@@ -54,6 +54,7 @@ class Report:
     drift: list[Drift]
     dry_run: bool
     repairs: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The function's result."""
@@ -63,6 +64,7 @@ class Report:
             "dryRun": self.dry_run,
             "drift": [d.to_dict() for d in self.drift],
             "repairs": self.repairs,
+            "repairFailures": self.failures,
         }
 
 
@@ -100,5 +102,8 @@ def reconcile(
         event = reconciler_event(
             parse_card_arn(item.card_arn), item.status, f"{run}-{index}", now.isoformat(), item.reason
         )
-        report.repairs.append(starter.start(f"reconcile-{run}-{index}", event))
+        try:
+            report.repairs.append(starter.start(f"reconcile-{run}-{index}", event))
+        except Exception as error:
+            report.failures.append(f"{item.card_arn}: {error}")
     return report

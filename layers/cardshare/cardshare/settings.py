@@ -24,7 +24,8 @@ class Settings:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = env.get(name, str(default))
+    # An empty value reads as unset (a CommaDelimited/empty parameter, or a variable cleared locally).
+    raw = env.get(name) or str(default)
     try:
         value = int(raw)
     except ValueError:
