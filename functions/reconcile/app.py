@@ -66,11 +66,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ledger, workflow = adapters(config.ledger_table, state_machine)
     report = reconcile(config.ladder, cards, shares, ledger, workflow, dry_run=_dry_run(event), now=datetime.now(UTC))
     for drift in report.drift:
-        logger.warning(
-            "drift found (dry run: not repaired)" if report.dry_run else "repairing drift", extra=drift.to_dict()
-        )
-    for execution in report.repairs:
-        logger.info("repair started", extra={"execution": execution})
+        execution = report.started.get(drift.card_arn)
+        message = "drift found (dry run: not repaired)" if report.dry_run else "repairing drift"
+        logger.warning(message, extra={**drift.to_dict(), "execution": execution})
     for failure in report.failures:
         logger.error("repair could not start", extra={"reason": failure})
     metrics.add_metric(name="CardsChecked", unit=MetricUnit.Count, value=report.cards)

@@ -717,7 +717,7 @@ def test_settings_read_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) ->
         pytest.param({"AWS_REGION": None}, "AWS_REGION", id="region-missing"),
         pytest.param({"CARDSHARE_POLL_SECONDS": "five"}, "CARDSHARE_POLL_SECONDS", id="poll-not-int"),
         pytest.param({"CARDSHARE_MAX_POLLS": "2.5"}, "CARDSHARE_MAX_POLLS", id="polls-float"),
-        pytest.param({"CARDSHARE_MAX_ROUNDS": ""}, "CARDSHARE_MAX_ROUNDS", id="rounds-empty"),
+        pytest.param({"CARDSHARE_MAX_ROUNDS": " "}, "CARDSHARE_MAX_ROUNDS", id="rounds-blank"),
         pytest.param({"CARDSHARE_POLL_SECONDS": "-1"}, "CARDSHARE_POLL_SECONDS", id="poll-below-minimum"),
         pytest.param({"CARDSHARE_MAX_POLLS": "0"}, "CARDSHARE_MAX_POLLS", id="polls-below-minimum"),
         pytest.param({"CARDSHARE_MAX_ROUNDS": "0"}, "CARDSHARE_MAX_ROUNDS", id="rounds-below-minimum"),

@@ -131,6 +131,7 @@ def test_dry_run_reports_and_starts_nothing() -> None:
             },
         ],
         "repairs": [],
+        "repairFailures": [],
     }
 
 
@@ -237,3 +238,18 @@ def test_a_resource_that_is_not_a_card_does_not_stop_the_run() -> None:
     report, workflow = run(cards, shares)
     assert len(report.repairs) == len(workflow.started) == 3
     assert package not in {d.card_arn for d in report.drift}
+
+
+def test_a_repair_that_cannot_start_is_reported_and_the_others_still_start() -> None:
+    class FlakyWorkflow(FakeWorkflow):
+        def start(self, name: str, event: Mapping[str, Any]) -> str:
+            if event["resources"][0] == arn("a"):
+                raise RuntimeError("throttled")
+            return super().start(name, event)
+
+    workflow = FlakyWorkflow()
+    cards = FakeCards(card("a", CardStatus.DRAFT), card("b", CardStatus.DRAFT))
+    report = reconcile(LADDER, cards, FakeShares(), FakeLedger(), workflow, dry_run=False, now=NOW)
+    assert len(report.drift) == 2
+    assert len(report.repairs) == 1 and report.failures == [f"{arn('a')}: throttled"]
+    assert list(report.started) == [arn("b")]

@@ -55,6 +55,7 @@ class Report:
     dry_run: bool
     repairs: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    started: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The function's result."""
@@ -103,7 +104,9 @@ def reconcile(
             parse_card_arn(item.card_arn), item.status, f"{run}-{index}", now.isoformat(), item.reason
         )
         try:
-            report.repairs.append(starter.start(f"reconcile-{run}-{index}", event))
+            execution = starter.start(f"reconcile-{run}-{index}", event)
+            report.repairs.append(execution)
+            report.started[item.card_arn] = execution
         except Exception as error:
             report.failures.append(f"{item.card_arn}: {error}")
     return report
