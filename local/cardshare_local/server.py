@@ -27,9 +27,10 @@ Try, in another shell:
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={region}
   export AWS_ENDPOINT_URL={url}
   aws sagemaker create-model-card --model-card-name Demo-Card --model-card-status Draft \\
-      --content '{{"model_overview": {{"model_owner": "me", "problem_type": "Regression"}}}}'
+      --content '{{"model_overview": {{"model_owner": "me", "problem_type": "Regression"}},
+                 "intended_uses": {{"intended_uses": "Forecasting"}}}}'
   aws sagemaker update-model-card --model-card-name Demo-Card --model-card-status PendingReview
-  aws sagemaker update-model-card --model-card-name Demo-Card --model-card-status Approved
+  aws sagemaker update-model-card --model-card-name Demo-Card --model-card-status Approved   # blocked: you authored it
   aws ram get-resource-share-associations --association-type RESOURCE \\
       --resource-arn arn:aws:sagemaker:{region}:{account}:model-card/Demo-Card
 
