@@ -7,7 +7,6 @@ the schedule would (``{}``), or with ``{"dryRun": true}``.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -34,23 +33,6 @@ from test_governance import ledger
 
 from cardshare_local.extensions import lambda_inprocess, ram
 from cardshare_local.runtime import LocalAws
-
-
-@pytest.fixture(autouse=True)
-def valid_pinned_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Give the variables conftest pins to "" the value a function of the stack sets them to.
-
-    conftest pins every Lambda variable to "" between invocations (a workaround for a runtime
-    race); the reconciler has no CARDSHARE_POLL_SECONDS of its own, so it read "" and failed with
-    ConfigError. A value the plan function really has keeps the pin and keeps the settings valid.
-    """
-    if "system" not in request.fixturenames:
-        return
-    system: LocalAws = request.getfixturevalue("system")
-    for environment in system.stack.environment.values():
-        for name, value in environment.items():
-            if os.environ.get(name) == "":
-                monkeypatch.setenv(name, str(value))
 
 
 def reconcile(system: LocalAws, *, dry_run: bool | None = None) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from e2e_support import (
     set_status,
     state_change_event,
 )
-from test_drift_repair import all_rows, reconcile, rule_switch, valid_pinned_environment  # noqa: F401 (autouse)
+from test_drift_repair import all_rows, reconcile, rule_switch
 from test_governance import ledger, received, subscribe
 
 from cardshare_local.accounts import REGION
