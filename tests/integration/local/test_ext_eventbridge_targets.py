@@ -6,17 +6,15 @@ drops "account" from events sent to SQS and ignores Input/InputPath.
 
 from __future__ import annotations
 
-import io
 import json
-import textwrap
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from inprocess_functions import in_process_function
 from moto import mock_aws
 
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT, REGION
@@ -149,30 +147,18 @@ def test_failure_without_dead_letter_queue_is_dropped(aws: None) -> None:
 
 
 def test_lambda_target_is_invoked_asynchronously(aws: None, tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text(
-        textwrap.dedent(
-            """
-            import json, os
+    function_arn = in_process_function(
+        "on-card",
+        tmp_path,
+        """
+        import json, os
 
-            def handler(event, context):
-                with open(os.environ["OUT"], "w") as out:
-                    json.dump(event, out)
-            """
-        )
+        def handler(event, context):
+            with open(os.environ["OUT"], "w") as out:
+                json.dump(event, out)
+        """,
+        {"OUT": str(tmp_path / "event.json")},
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "")
-    role = boto3.client("iam", region_name=REGION).create_role(RoleName="fn", AssumeRolePolicyDocument="{}")
-    function_arn = boto3.client("lambda", region_name=REGION).create_function(
-        FunctionName="on-card",
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="app.handler",
-        Code={"ZipFile": buffer.getvalue()},
-        Environment={"Variables": {"OUT": str(tmp_path / "event.json")}},
-    )["FunctionArn"]
-    lambda_inprocess.register_source("on-card", tmp_path)
     events, _, _ = _clients()
     _rule(events, [{"Id": "fn", "Arn": function_arn, "InputPath": "$.detail"}])
     _put(events)

@@ -6,11 +6,8 @@ and rejects the PascalCase parameters AWS documents for aws-sdk tasks with State
 
 from __future__ import annotations
 
-import io
 import json
-import textwrap
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from inprocess_functions import in_process_function
 from moto import mock_aws
 
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT, REGION
@@ -150,29 +148,17 @@ def test_results_come_back_in_pascal_case(sfn: Any) -> None:
 
 def test_lambda_task_error_is_the_error_type(sfn: Any, tmp_path: Path) -> None:
     """Already right in stock moto; kept so an upgrade that breaks it is noticed."""
-    (tmp_path / "app.py").write_text(
-        textwrap.dedent(
-            """
-            class CardNotReady(Exception):
-                pass
+    function_arn = in_process_function(
+        "plan",
+        tmp_path,
+        """
+        class CardNotReady(Exception):
+            pass
 
-            def handler(event, context):
-                raise CardNotReady("not yet")
-            """
-        )
+        def handler(event, context):
+            raise CardNotReady("not yet")
+        """,
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "")
-    role = boto3.client("iam", region_name=REGION).create_role(RoleName="fn", AssumeRolePolicyDocument="{}")
-    function_arn = boto3.client("lambda", region_name=REGION).create_function(
-        FunctionName="plan",
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="app.handler",
-        Code={"ZipFile": buffer.getvalue()},
-    )["FunctionArn"]
-    lambda_inprocess.register_source("plan", tmp_path)
 
     for resource, parameters in (
         ("arn:aws:states:::lambda:invoke", {"FunctionName": function_arn, "Payload": {"a": 1}}),
