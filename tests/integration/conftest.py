@@ -116,8 +116,13 @@ class VirtualClock:
         self.now += seconds
 
     def rate_limit(self, seconds: float) -> None:
+        # The token bucket waits until its refill (read from this clock) covers the request. A zero
+        # or missing timeout would stall virtual time and spin forever: always move it forward, and
+        # fail fast rather than exhaust memory if the bucket never fills.
+        if len(self.rate_limited) > 10_000:
+            raise RuntimeError("the adaptive rate limiter never refilled")
         self.rate_limited.append(seconds)
-        self.now += seconds
+        self.now += max(seconds, 0.01)
 
 
 @pytest.fixture
@@ -134,7 +139,17 @@ def virtual_clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
             clock.rate_limit(timeout or 0.0)
             return False
 
-    monkeypatch.setattr(time, "sleep", clock.backoff)
+    # time.sleep is process-wide: only this test's thread gets virtual sleeps. Threads left by
+    # earlier tests (Step Functions executions) keep real ones, or they would spin and fill memory.
+    real_sleep, test_thread = time.sleep, threading.current_thread()
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is test_thread:
+            clock.backoff(seconds)
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
     monkeypatch.setattr(bucket.Clock, "current_time", lambda _self: clock.now)
     monkeypatch.setattr(bucket, "threading", types.SimpleNamespace(Lock=threading.Lock, Condition=Condition))
     return clock
