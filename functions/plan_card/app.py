@@ -14,9 +14,10 @@ from botocore.config import Config
 
 from cardshare.convergence import AssociationFailedError, ConvergenceTimeoutError
 from cardshare.events import InvalidEventError
-from cardshare.ledger import DecisionLedger, to_item
+from cardshare.evidence_store import EvidenceStore
+from cardshare.ledger import to_item
 from cardshare.policy import ConfigError
-from cardshare.promotion import promote_round
+from cardshare.promotion import PermissionMismatchError, Ports, promote_round
 from cardshare.ram import ResourceShares
 from cardshare.sagemaker import ModelCards
 from cardshare.settings import Settings, load_settings
@@ -39,9 +40,9 @@ def settings() -> Settings:
 
 
 @functools.cache
-def ledger(table: str) -> DecisionLedger:
-    """The ledger adapter for the configured table."""
-    return DecisionLedger.from_session(_session, table, _config)
+def ports(table: str) -> Ports:
+    """The round's AWS adapters for the configured table."""
+    return Ports(cards, shares, EvidenceStore.from_session(_session, table, _config), shares)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -50,12 +51,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Return the next move (apply | wait | done), the actions to apply, and the decision when done."""
     try:
         config = settings()
-        result = promote_round(event, config, cards, shares, ledger(config.ledger_table), cards, datetime.now(UTC))
+        result = promote_round(event, config, ports(config.ledger_table), datetime.now(UTC))
     except (InvalidEventError, ConfigError) as error:
         logger.error("rejected: not retried", extra={"reason": str(error), "error": type(error).__name__})
         metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=1)
         raise
-    except (AssociationFailedError, ConvergenceTimeoutError) as error:
+    except (AssociationFailedError, ConvergenceTimeoutError, PermissionMismatchError) as error:
         logger.error("did not converge", extra={"reason": str(error), "error": type(error).__name__})
         metrics.add_metric(name="NotConverged", unit=MetricUnit.Count, value=1)
         raise

@@ -182,7 +182,8 @@ def _print_ledger(system: LocalAws, name: str, out: TextIO) -> None:
         )["Items"]
     )
     print(f"\nDecision ledger for {name} (query by card, in time order)", file=out)
-    for row in rows:
+    # The card's evidence shares the partition under a '#' sort key; it is not a decision.
+    for row in (r for r in rows if not r["decidedAt"]["S"].startswith("#")):
         actor = "/".join(row.get("actor", {}).get("S", "-").rsplit("/", 2)[-2:])
         version = row.get("version", {}).get("N", "?")
         status = row.get("status", {}).get("S", "-")

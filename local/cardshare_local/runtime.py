@@ -39,6 +39,8 @@ LOCAL_PARAMETERS: dict[str, str] = {
     "TestAccountIds": TEST_ACCOUNT,
     "ProdAccountIds": PROD_ACCOUNT,
     "PollIntervalSeconds": "0",
+    # Locally every event is delivered within a second or two: waiting longer only slows tests.
+    "EvidenceWaitSeconds": "10",
 }
 
 _FULL = {"sagemaker:DescribeModelCard", "sagemaker:UpdateModelCard"}

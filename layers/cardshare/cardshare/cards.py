@@ -6,39 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cardshare.identity import Actor
 from cardshare.planner import Association
 from cardshare.status import CardStatus
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who made a change, as SageMaker's UserContext reports it.
-
-    Studio users carry a UserProfileArn (their IAM identity is often a role shared by the whole
-    domain), IAM callers only an IamIdentity. The principal is the most specific of the two.
-    """
-
-    user_profile_arn: str | None = None
-    iam_arn: str | None = None
-
-    @property
-    def principal(self) -> str | None:
-        """The identity to compare and record: the Studio user profile, else the IAM ARN."""
-        return self.user_profile_arn or self.iam_arn
-
-    @classmethod
-    def from_user_context(cls, raw: object) -> Identity | None:
-        """Read a CreatedBy/LastModifiedBy structure; None when it names nobody."""
-        if not isinstance(raw, Mapping):
-            return None
-        iam = raw.get("IamIdentity")
-        iam_arn = iam.get("Arn") if isinstance(iam, Mapping) else None
-        profile = raw.get("UserProfileArn")
-        identity = cls(
-            user_profile_arn=profile if isinstance(profile, str) and profile else None,
-            iam_arn=iam_arn if isinstance(iam_arn, str) and iam_arn else None,
-        )
-        return identity if identity.principal else None
 
 
 @dataclass(frozen=True)
@@ -50,9 +20,11 @@ class Card:
     status: CardStatus
     version: int
     content: Mapping[str, Any] = field(default_factory=dict)
-    created_by: Identity | None = None
-    last_modified_by: Identity | None = None
+    created_by: Actor | None = None
+    last_modified_by: Actor | None = None
     modified_at: float | None = None
+    created_at: float | None = None
+    kms_key_id: str | None = None
 
 
 class CardReader(Protocol):

@@ -15,7 +15,7 @@ from typing import Any
 
 from cardshare.cards import AssociationReader, Card, CardReader
 from cardshare.gates import Verdict
-from cardshare.planner import Op, plan
+from cardshare.planner import Op, hold, plan
 from cardshare.policy import StageLadder
 
 Judge = Callable[[Card | None], Verdict]
@@ -40,17 +40,26 @@ class ConvergenceTimeoutError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds of one execution: seconds between polls, polls in all, apply rounds in all."""
+    """Bounds of one execution.
+
+    Seconds between polls, polls in all, apply rounds in all, and how long a decision may wait
+    for missing evidence.
+    """
 
     poll_seconds: int = 5
     max_polls: int = 24
     max_rounds: int = 3
-    lease_seconds: int = 300
+    evidence_wait_seconds: int = 120
 
     @property
-    def lease_waits(self) -> int:
-        """How many waits for another execution's lease before giving up (one lease lifetime)."""
-        return self.lease_seconds // max(1, self.poll_seconds) + 1
+    def defer_seconds(self) -> int:
+        """Seconds between two looks at the evidence (Step Functions waits whole seconds)."""
+        return max(1, self.poll_seconds)
+
+    @property
+    def max_defers(self) -> int:
+        """Waits for evidence before the decision is taken on what has been seen."""
+        return -(-self.evidence_wait_seconds // self.defer_seconds)
 
 
 @dataclass(frozen=True)
@@ -61,9 +70,7 @@ class Progress:
     polls: int = 0
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
-    history: Mapping[str, Any] | None = None
-    leased: bool = False
-    lease_waits: int = 0
+    defers: int = 0
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Progress:
@@ -75,9 +82,7 @@ class Progress:
             polls=int(raw.get("polls", 0)),
             added=tuple(raw.get("added", ())),
             removed=tuple(raw.get("removed", ())),
-            history=raw.get("history"),
-            leased=bool(raw.get("leased", False)),
-            lease_waits=int(raw.get("leaseWaits", 0)),
+            defers=int(raw.get("defers", 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,9 +92,7 @@ class Progress:
             "polls": self.polls,
             "added": list(self.added),
             "removed": list(self.removed),
-            "history": dict(self.history) if self.history is not None else None,
-            "leased": self.leased,
-            "leaseWaits": self.lease_waits,
+            "defers": self.defers,
         }
 
 
@@ -119,6 +122,7 @@ class Step:
                 "version": self.card.version if self.card else None,
                 "effectiveStatus": self.verdict.effective.value if self.verdict.effective else None,
                 "blocked": list(self.verdict.reasons),
+                "pending": list(self.verdict.pending),
                 "sharesAdded": sorted(set(self.progress.added)),
                 "sharesRemoved": sorted(set(self.progress.removed)),
             },
@@ -147,9 +151,11 @@ def converge_round(
     """
     card = cards.describe(card_arn)
     verdict = judge(card)
-    # Associations are keyed by the ARN SageMaker reports, not by however the event spelled it.
-    resource_arn = card.arn if card else card_arn
-    current = plan(ladder, verdict.effective, shares.associations(resource_arn, ladder.share_arns))
+    # Associations (and every key) use the ARN SageMaker reports, not however the event spelled it.
+    card_arn = card.arn if card else card_arn
+    resource_arn = card_arn
+    actual = shares.associations(resource_arn, ladder.share_arns)
+    current = hold(ladder, verdict.hold, actual) if verdict.pending else plan(ladder, verdict.effective, actual)
     ours_failed = [a for a in current.failed if ladder.stage_for_share(a.share_arn).name in progress.added]
     if ours_failed:
         details = "; ".join(
@@ -187,4 +193,8 @@ def converge_round(
             )
         after = replace(progress, polls=progress.polls + 1)
         return Step("wait", card_arn, card, after, verdict, [], limits.poll_seconds)
+    if verdict.pending:
+        # Converged on what the card may keep meanwhile; look at the evidence again later.
+        after = replace(progress, defers=progress.defers + 1)
+        return Step("wait", card_arn, card, after, verdict, [], limits.defer_seconds)
     return Step("done", card_arn, card, progress, verdict)

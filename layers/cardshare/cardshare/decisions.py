@@ -6,7 +6,9 @@ card's sharing history from the ledger alone.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,11 +16,16 @@ from enum import StrEnum
 from typing import Any
 
 from cardshare.cards import Card
-from cardshare.gates import Enforcement, GateConfig, History, Verdict
+from cardshare.events import InvalidEventError, parse_card_arn
+from cardshare.gate_config import Enforcement, GateConfig
+from cardshare.gates import Verdict
 from cardshare.status import CardStatus
 
 _MAX_CAUSE = 4000
+_MAX_EVENT_ID = 128
 _SUBJECT_LIMIT = 100
+# SNS subjects: printable ASCII, no line breaks.
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 
 class Outcome(StrEnum):
@@ -62,9 +69,9 @@ class Decision:
         return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
 
     def subject(self) -> str:
-        """A one-line e-mail subject (SNS allows 100 characters)."""
+        """A one-line e-mail subject: printable ASCII, at most the 100 characters SNS allows."""
         name = self.record.get("cardName") or self.record["cardArn"].rsplit("/", 1)[-1]
-        return f"cardshare: {name} {self.record['outcome']}"[:_SUBJECT_LIMIT]
+        return _UNPRINTABLE.sub("?", f"cardshare: {name} {self.record['outcome']}")[:_SUBJECT_LIMIT]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form the workflow uses to record, notify and (maybe) revert."""
@@ -83,67 +90,71 @@ def _decided_at(now: datetime, execution: str) -> str:
     return f"{now.isoformat()}#{execution.rsplit(':', 1)[-1]}"
 
 
-def decide(
-    card_arn: str,
-    card: Card | None,
-    verdict: Verdict,
-    history: History,
-    added: Sequence[str],
-    removed: Sequence[str],
-    *,
-    event_id: str,
-    execution: str,
-    now: datetime,
-    config: GateConfig,
-) -> Decision:
-    """The decision for a converged execution."""
-    status = card.status if card else None
-    # The same refusal again (same status, version and reasons; the last record was that block or
-    # the no-op that repeated it) is recorded without a second alert.
-    repeat_of_block = (
-        history.last_outcome in (Outcome.BLOCKED.value, Outcome.NO_OP.value)
-        and history.last_reasons == verdict.reasons
-        and history.last_status == status
-        and card is not None
-        and history.version == card.version
-    )
-    if verdict.blocked and not (repeat_of_block and not added and not removed):
-        outcome = Outcome.BLOCKED
-    elif added:
-        outcome = Outcome.SHARED
-    elif removed:
-        outcome = Outcome.REVOKED
-    else:
-        outcome = Outcome.NO_OP
-    actor = card.last_modified_by.principal if card and card.last_modified_by else None
-    authors = set(history.authors_of(card)) if card else set()
-    if card and actor and status is not CardStatus.APPROVED:
-        authors.add(actor)
+@dataclass(frozen=True)
+class Converged:
+    """Everything a converged execution decides on."""
+
+    card_arn: str
+    card: Card | None
+    verdict: Verdict
+    added: Sequence[str]
+    removed: Sequence[str]
+    event_id: str
+    execution: str
+    now: datetime
+    config: GateConfig
+    defers: int = 0
+    first_alert: bool = True
+    """False when this very block (same version, status and reasons) was already alerted."""
+
+
+def alert_fingerprint(card: Card, verdict: Verdict) -> str:
+    """Identifies one refusal: the same block seen again by another execution is not a new alert."""
+    text = json.dumps([card.version, card.status.value, _value(verdict.effective), list(verdict.reasons)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _outcome(converged: Converged) -> Outcome:
+    if converged.verdict.blocked and converged.first_alert:
+        return Outcome.BLOCKED
+    if converged.added:
+        return Outcome.SHARED
+    if converged.removed:
+        return Outcome.REVOKED
+    return Outcome.NO_OP
+
+
+def decide(converged: Converged) -> Decision:
+    """The decision for a converged execution: one ledger record, and whether to revert."""
+    c = converged
+    card, verdict = c.card, c.verdict
+    outcome = _outcome(c)
     record: dict[str, Any] = {
-        "cardArn": card.arn if card else card_arn,
-        "decidedAt": _decided_at(now, execution),
-        "time": now.isoformat(),
-        "cardName": card.name if card else card_arn.rsplit("/", 1)[-1],
+        "cardArn": card.arn if card else c.card_arn,
+        "decidedAt": _decided_at(c.now, c.execution),
+        "time": c.now.isoformat(),
+        "cardName": card.name if card else c.card_arn.rsplit("/", 1)[-1],
         "exists": card is not None,
         "version": card.version if card else None,
-        "status": status.value if status else None,
-        "previousStatus": _value(
-            history.status_before(card.modified_at, status) if card and status else history.last_status
-        ),
+        "status": _value(card.status) if card else None,
         "effectiveStatus": _value(verdict.effective),
-        "actor": actor,
-        "versionAuthors": sorted(authors),
+        "actor": card.last_modified_by.label if card and card.last_modified_by else None,
         "gates": [result.to_dict() for result in verdict.results],
-        "sharesAdded": sorted(set(added)),
-        "sharesRemoved": sorted(set(removed)),
+        "sharesAdded": sorted(set(c.added)),
+        "sharesRemoved": sorted(set(c.removed)),
         "outcome": outcome.value,
-        "eventId": event_id,
-        "executionArn": execution,
-        "trail": [
-            [when, seen.value] for when, seen in history.observed(card.modified_at if card else None, status).trail
-        ],
+        "eventId": c.event_id,
+        "executionArn": c.execution,
+        "evidenceWaits": c.defers,
+        "kmsKeyId": card.kms_key_id if card else None,
     }
-    revert = outcome is Outcome.BLOCKED and verdict.approval_blocked and config.enforcement is Enforcement.REVERT
+    revert = (
+        verdict.blocked
+        and verdict.revert
+        and c.config.enforcement is Enforcement.REVERT
+        and card is not None
+        and card.status is CardStatus.APPROVED
+    )
     if revert:
         record["enforcement"] = "reverted to PendingReview"
     return Decision(record, revert)
@@ -169,10 +180,7 @@ def failure_decision(state: Mapping[str, Any], execution: str, now: datetime) ->
     plan = _mapping(state, "plan")
     summary = _mapping(plan, "summary")
     progress = _mapping(plan, "progress")
-    resources = event.get("resources")
-    first = resources[0] if isinstance(resources, list) and resources else None
-    name = execution.rsplit(":", 1)[-1]
-    card_arn = first if isinstance(first, str) and ":model-card/" in first else f"invalid-event/{name}"
+    card_arn = _failed_card(event, summary, execution)
     error = str(failure.get("Error", "Unknown"))
     cause = str(failure.get("Cause", ""))
     # A Fail state may not raise a States.* name of its own; keep the original in the cause.
@@ -190,7 +198,23 @@ def failure_decision(state: Mapping[str, Any], execution: str, now: datetime) ->
         "outcome": Outcome.FAILED.value,
         "error": error,
         "cause": cause[:_MAX_CAUSE],
-        "eventId": event.get("id") if isinstance(event.get("id"), str) else None,
+        "eventId": _event_id(event.get("id")),
         "executionArn": execution,
     }
     return Decision(record)
+
+
+def _failed_card(event: Mapping[str, Any], summary: Mapping[str, Any], execution: str) -> str:
+    """The key of a failed record: the canonical ARN a round read, else the event's if it parses."""
+    canonical = summary.get("card")
+    resources = event.get("resources")
+    for candidate in (canonical, resources[0] if isinstance(resources, list) and resources else None):
+        try:
+            return parse_card_arn(candidate).arn
+        except InvalidEventError:
+            continue
+    return f"invalid-event/{execution.rsplit(':', 1)[-1]}"
+
+
+def _event_id(value: object) -> str | None:
+    return value if isinstance(value, str) and len(value) <= _MAX_EVENT_ID else None

@@ -7,11 +7,13 @@ instead of being acted on.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cardshare.identity import Actor
 from cardshare.status import CardStatus
 from cardshare.timestamps import epoch
 
@@ -26,6 +28,17 @@ _CARD_ARN = re.compile(
 )
 # The pattern alone lets hyphens stretch a name past SageMaker's limit of 63 characters.
 _MAX_CARD_NAME = 63
+# A SageMaker state-change event is about 1 kB. The workflow carries the event in its state (256 kB
+# at most), so anything far larger is refused before it can reach a state limit.
+MAX_EVENT_BYTES = 16_384
+_MAX_ID = 128
+_SHOWN = 80
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut short, so an error message never echoes an oversized field."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + f"... ({len(text)} characters)"
 
 
 class InvalidEventError(ValueError):
@@ -53,13 +66,16 @@ class CardEvent:
     version: int | None
     source: str = SOURCE
     modified_at: float | None = None
+    modified_by: Actor | None = None
+    created_by: Actor | None = None
+    created_at: float | None = None
 
 
 def parse_card_arn(value: object, field: str = "card ARN") -> CardArn:
     """Split a model card ARN; raise :class:`InvalidEventError` naming ``field`` if it is not one."""
     match = _CARD_ARN.match(value) if isinstance(value, str) else None
     if match is None or len(match["name"]) > _MAX_CARD_NAME:
-        raise InvalidEventError(f"{field}: {value!r} is not a SageMaker model card ARN")
+        raise InvalidEventError(f"{field}: {shown(value)} is not a SageMaker model card ARN")
     return CardArn(value, match["region"], match["account"], match["name"])  # type: ignore[arg-type]
 
 
@@ -78,16 +94,21 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
     """
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"event: expected an object, got {type(event).__name__}")
+    size = len(json.dumps(event, default=str))
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEventError(f"event: {size} bytes, more than the {MAX_EVENT_BYTES} a state-change event can be")
     source = event.get("source")
     if source not in (SOURCE, RECONCILER_SOURCE):
-        raise InvalidEventError(f"source: {source!r} is not {SOURCE!r}")
+        raise InvalidEventError(f"source: {shown(source)} is not {SOURCE!r}")
     if event.get("detail-type") != DETAIL_TYPE:
-        raise InvalidEventError(f"detail-type: {event.get('detail-type')!r} is not {DETAIL_TYPE!r}")
+        raise InvalidEventError(f"detail-type: {shown(event.get('detail-type'))} is not {DETAIL_TYPE!r}")
     event_id = _text(event, "id")
+    if len(event_id) > _MAX_ID:
+        raise InvalidEventError(f"id: {len(event_id)} characters, more than {_MAX_ID}")
     if _text(event, "account") != account:
-        raise InvalidEventError(f"account: event from {event.get('account')}, this stack serves {account}")
+        raise InvalidEventError(f"account: event from {shown(event.get('account'))}, this stack serves {account}")
     if _text(event, "region") != region:
-        raise InvalidEventError(f"region: event from {event.get('region')}, this stack serves {region}")
+        raise InvalidEventError(f"region: event from {shown(event.get('region'))}, this stack serves {region}")
     resources = event.get("resources")
     if not isinstance(resources, list) or len(resources) != 1:
         raise InvalidEventError("resources: expected exactly one model card ARN")
@@ -100,7 +121,7 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
     name = detail.get("ModelCardName")
     # SageMaker may lower-case names in ARNs; compare without case.
     if not isinstance(name, str) or name.lower() != card.name.lower():
-        raise InvalidEventError(f"detail.ModelCardName: {name!r} does not match resources[0] ({card.name})")
+        raise InvalidEventError(f"detail.ModelCardName: {shown(name)} does not match resources[0] ({card.name})")
     status: CardStatus | None = None
     if source == SOURCE or detail.get("ModelCardStatus") is not None:
         try:
@@ -109,10 +130,21 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
             raise InvalidEventError(str(error)) from None
     version = detail.get("ModelCardVersion")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
-        raise InvalidEventError(f"detail.ModelCardVersion: {version!r} is not a positive integer")
+        raise InvalidEventError(f"detail.ModelCardVersion: {shown(version)} is not a positive integer")
     # When the change happened: the detail's precise time, else the event's (whole seconds).
     modified_at = epoch(detail.get("LastModifiedTime")) or epoch(event.get("time"))
-    return CardEvent(event_id, str(event.get("time", "")), card, status, version, str(source), modified_at)
+    return CardEvent(
+        event_id,
+        str(event.get("time", "")),
+        card,
+        status,
+        version,
+        str(source),
+        modified_at,
+        modified_by=Actor.from_user_context(detail.get("LastModifiedBy")),
+        created_by=Actor.from_user_context(detail.get("CreatedBy")),
+        created_at=epoch(detail.get("CreationTime")),
+    )
 
 
 def reconciler_event(card: CardArn, status: CardStatus | None, event_id: str, time: str, reason: str) -> dict[str, Any]:

@@ -1,179 +1,96 @@
 """Governance gates: what a card must satisfy before its status may widen who sees it.
 
-A gate never changes the card; it decides which status the card has *earned* for sharing. A card
-that fails a gate is shared as the lower status says, and the decision is recorded as blocked.
+A gate never changes the card; it decides which status the card has *earned* for sharing. The
+registry (:data:`GATES`) says, for each gate, the statuses it applies to, what the card falls back
+to when it fails, what it may keep while evidence is still missing, and whether a failure alerts.
+Everything that needs to know which statuses are gated (the reconciler) derives it from here.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any
 
+from cardshare.approval import Check, judge_approval
 from cardshare.cards import Card
-from cardshare.policy import ConfigError
+from cardshare.evidence import Evidence, Kind, changes, to_ms
+from cardshare.gate_config import GateConfig
 from cardshare.status import CardStatus
-
-DEFAULT_REQUIRED_FIELDS = (
-    "model_overview.model_owner",
-    "model_overview.problem_type",
-    "intended_uses.intended_uses",
-)
-# Status sightings kept per card: enough to order a burst of changes, small enough for every record.
-TRAIL_LENGTH = 20
-_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$")
-
-
-class LedgerUnavailableError(RuntimeError):
-    """The decision ledger could not be read, so the card's history is unknown."""
-
-
-class Enforcement(StrEnum):
-    """What cardshare does about a blocked approval besides withholding prod."""
-
-    ALERT = "alert"
-    REVERT = "revert"
 
 
 @dataclass(frozen=True)
-class GateConfig:
-    """Required content fields for review, the approver allow-list, and the enforcement mode."""
+class GateInput:
+    """What a gate judges: the card as read now, the evidence (None: unreadable), the settings."""
 
-    required_fields: tuple[str, ...] = DEFAULT_REQUIRED_FIELDS
-    approver_patterns: tuple[str, ...] = ()
-    enforcement: Enforcement = Enforcement.ALERT
-
-
-def _items(value: str | None) -> tuple[str, ...]:
-    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
-
-
-def parse_gate_config(required_fields: str | None, approvers: str | None, enforcement: str | None) -> GateConfig:
-    """Build the gate configuration from its comma-separated settings; ConfigError names the bad one."""
-    fields = _items(required_fields) if required_fields is not None else DEFAULT_REQUIRED_FIELDS
-    for path in fields:
-        if not _FIELD_PATH.match(path):
-            raise ConfigError(f"CARDSHARE_REQUIRED_FIELDS: {path!r} is not a dotted path into the card content")
-    patterns = _items(approvers)
-    for pattern in patterns:
-        if not pattern.startswith("arn:"):
-            raise ConfigError(f"CARDSHARE_APPROVERS: {pattern!r} is not an ARN pattern")
-    mode = (enforcement or Enforcement.ALERT.value).strip()
-    if mode not in {e.value for e in Enforcement}:
-        raise ConfigError(f"CARDSHARE_ENFORCEMENT: {mode!r} is not one of alert, revert")
-    return GateConfig(fields, patterns, Enforcement(mode))
+    card: Card
+    evidence: Evidence | None
+    config: GateConfig
+    final: bool = False
 
 
 @dataclass(frozen=True)
 class GateResult:
-    """One gate's verdict with the reasons it failed (empty when it passed)."""
+    """One gate's verdict: passed, failed (with reasons) or pending (evidence still missing)."""
 
     gate: str
     passed: bool
     reasons: tuple[str, ...] = ()
+    pending: bool = False
+    alerts: bool = True
+    revertible: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the ledger and notifications."""
-        return {"gate": self.gate, "passed": self.passed, "reasons": list(self.reasons)}
+        result: dict[str, Any] = {"gate": self.gate, "passed": self.passed, "reasons": list(self.reasons)}
+        if self.pending:
+            result["pending"] = True
+        if self.details:
+            result["details"] = dict(self.details)
+        return result
 
 
 @dataclass(frozen=True)
-class History:
-    """What the ledger knew about a card before this decision."""
+class Gate:
+    """A registered gate: where it applies, how it checks, and what a card falls back to."""
 
-    previous_status: CardStatus | None = None
-    version: int | None = None
-    version_authors: frozenset[str] = frozenset()
-    last_status: CardStatus | None = None
-    last_outcome: str | None = None
-    last_reasons: tuple[str, ...] = ()
-    unavailable: bool = False
-    trail: tuple[tuple[float, CardStatus], ...] = ()
-
-    def observed(self, when: float | None, status: CardStatus | None) -> History:
-        """A copy with one more status sighting (from an event or a card read), kept in time order."""
-        if when is None or status is None or (when, status) in self.trail:
-            return self
-        return replace(self, trail=tuple(sorted((*self.trail, (when, status)), key=lambda e: e[0]))[-TRAIL_LENGTH:])
-
-    def status_before(self, when: float | None, status: CardStatus) -> CardStatus | None:
-        """The last status other than ``status`` seen before ``when``, by event time.
-
-        Events arrive late and out of order, and runs overlap; ordering sightings by when the
-        change happened (not when cardshare processed it) makes the answer independent of that.
-        Falls back to the ledger's processing order when there is no usable sighting.
-        """
-        if when is not None:
-            for seen_at, seen in reversed(self.trail):
-                if seen_at < when and seen != status:
-                    return seen
-        return self.previous_for(status)
-
-    def authors_of(self, card: Card) -> frozenset[str]:
-        """Everyone cardshare saw shape the card's current version before this decision."""
-        authors = set(self.version_authors) if self.version == card.version else set()
-        if card.version == 1 and card.created_by and card.created_by.principal:
-            authors.add(card.created_by.principal)
-        return frozenset(authors)
-
-    def previous_for(self, status: CardStatus) -> CardStatus | None:
-        """The status the card had before ``status`` (the last recorded one that differs)."""
-        if self.last_status is not None and self.last_status != status:
-            return self.last_status
-        return self.previous_status
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any] | None) -> History:
-        """The history the card's latest ledger record leaves behind (empty when there is none)."""
-        if not record:
-            return cls()
-        status = record.get("status")
-        version = record.get("version")
-        return cls(
-            previous_status=CardStatus.parse(record["previousStatus"]) if record.get("previousStatus") else None,
-            version=int(version) if version is not None else None,
-            version_authors=frozenset(record.get("versionAuthors") or ()),
-            last_status=CardStatus.parse(status) if status else None,
-            last_outcome=record.get("outcome"),
-            last_reasons=tuple(
-                reason for gate in record.get("gates") or () for reason in gate.get("reasons", ()) if reason
-            ),
-            # Sorted on read as well: status_before relies on time order, whoever wrote the record.
-            trail=tuple(
-                sorted(
-                    ((float(when), CardStatus.parse(seen, "trail")) for when, seen in record.get("trail") or ()),
-                    key=lambda sighting: sighting[0],
-                )
-            ),
-        )
+    name: str
+    statuses: frozenset[CardStatus]
+    check: Callable[[GateInput], GateResult]
+    fallback: Callable[[GateInput], CardStatus | None]
+    hold: CardStatus | None
+    """While evidence is missing, the card keeps only the shares it has that this status grants."""
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The status a card has earned for sharing, and why."""
+    """The status a card has earned for sharing, and why.
+
+    ``pending`` lists evidence still missing: the run waits (keeping only the shares that ``hold``
+    allows, adding none) and judges again, up to the evidence deadline.
+    """
 
     status: CardStatus | None
     effective: CardStatus | None
-    results: tuple[GateResult, ...] = field(default_factory=tuple)
+    results: tuple[GateResult, ...] = ()
+    pending: tuple[str, ...] = ()
+    hold: CardStatus | None = None
 
     @property
     def blocked(self) -> bool:
-        """True when a gate refused the card's status."""
-        return any(not result.passed for result in self.results)
+        """True when a gate that alerts refused the card's status."""
+        return any(not r.passed and not r.pending and r.alerts for r in self.results)
 
     @property
-    def approval_blocked(self) -> bool:
-        """True when the approval gate (not only the review gate) refused."""
-        return any(r.gate == "approval" and not r.passed for r in self.results)
+    def revert(self) -> bool:
+        """True when a failure may set the card back to PendingReview (ApprovalEnforcement=revert)."""
+        return any(not r.passed and not r.pending and r.revertible for r in self.results)
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        """Every failing gate's reasons."""
-        return tuple(reason for result in self.results for reason in result.reasons)
+        """Every failing or pending gate's reasons."""
+        return tuple(reason for result in self.results if not result.passed for reason in result.reasons)
 
 
 def _value(content: Mapping[str, Any], path: str) -> Any:
@@ -185,61 +102,111 @@ def _value(content: Mapping[str, Any], path: str) -> Any:
     return current
 
 
-def review_gate(card: Card, config: GateConfig) -> GateResult:
-    """A card entering review must fill every required content field."""
-    missing = [path for path in config.required_fields if _value(card.content, path) in (None, "", [], {})]
+def review_gate(given: GateInput) -> GateResult:
+    """A card in review must fill every required content field."""
+    missing = [p for p in given.config.required_fields if _value(given.card.content, p) in (None, "", [], {})]
     return GateResult("review", not missing, tuple(f"missing required field {path}" for path in missing))
 
 
-def _role_arn(principal: str) -> str | None:
-    match = _ASSUMED_ROLE.match(principal)
-    if match is None:
-        return None
-    return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
+def _modified_ms(card: Card) -> int:
+    return to_ms(card.modified_at or 0.0)
 
 
-def _allowed(principal: str, patterns: Iterable[str]) -> bool:
-    candidates = [principal] + [arn for arn in (_role_arn(principal),) if arn]
-    return any(fnmatch.fnmatchcase(candidate, pattern) for candidate in candidates for pattern in patterns)
+def _unavailable(gate: str, given: GateInput, alerts: bool) -> GateResult:
+    reason = "evidence store unavailable: the approval cannot be checked (withheld, not reverted)"
+    return _settle(GateResult(gate, False, (reason,), pending=True, alerts=alerts), given)
 
 
-def approval_gate(card: Card, history: History, config: GateConfig) -> GateResult:
-    """An approval must follow review, come from someone who did not author it, and be allowed."""
-    reasons: list[str] = []
-    previous = history.status_before(card.modified_at, CardStatus.APPROVED)
-    if history.unavailable:
-        reasons.append("decision ledger unavailable: the approval's history cannot be checked (failing closed)")
-    elif previous is not CardStatus.PENDING_REVIEW:
-        came_from = previous.value if previous else "an unknown status"
-        reasons.append(f"approved from {came_from}; approval must follow PendingReview")
-    approver = card.last_modified_by.principal if card.last_modified_by else None
-    if approver is None:
-        reasons.append("approver unknown: LastModifiedBy has no UserProfileArn or IamIdentity.Arn (failing closed)")
-    else:
-        if approver in history.authors_of(card):
-            reasons.append(f"separation of duties: approver {approver} also authored version {card.version}")
-        if config.approver_patterns and not _allowed(approver, config.approver_patterns):
-            reasons.append(f"approver {approver} is not on the approver allow-list")
-    return GateResult("approval", not reasons, tuple(reasons))
+def _settle(result: GateResult, given: GateInput) -> GateResult:
+    """At the evidence deadline a pending result becomes a failure that says evidence was missing."""
+    if not result.pending or not given.final:
+        return result
+    reasons = tuple(f"evidence missing after {given.config.evidence_wait_seconds}s: {r}" for r in result.reasons)
+    return replace(result, pending=False, reasons=reasons)
 
 
-def evaluate(card: Card | None, history: History, config: GateConfig) -> Verdict:
-    """Run the gates the card's status calls for and return the status it has earned."""
+def approval_gate(given: GateInput) -> GateResult:
+    """Four eyes on the current version (see :mod:`cardshare.approval`)."""
+    if given.evidence is None:
+        return _unavailable("approval", given, alerts=True)
+    finding = judge_approval(given.evidence, given.card.version, _modified_ms(given.card), given.config)
+    result = GateResult(
+        "approval",
+        finding.check is Check.PASS,
+        finding.reasons,
+        pending=finding.check is Check.PENDING,
+        revertible=True,
+        details=finding.to_dict(),
+    )
+    return _settle(result, given)
+
+
+def archive_gate(given: GateInput) -> GateResult:
+    """An archived card stays with prod only if its version was approved under the four-eyes rule.
+
+    A failure is not an alarm (archiving an abandoned draft is normal); it only shares the card
+    with no one.
+    """
+    if given.evidence is None:
+        return _unavailable("archive", given, alerts=False)
+    version = given.card.version
+    approvals = [
+        c
+        for c in changes(given.evidence)
+        if c.version == version and c.status is CardStatus.APPROVED and c.kind is Kind.STATUS
+    ]
+    findings = [judge_approval(given.evidence, version, c.at, given.config) for c in approvals]
+    if any(f.check is Check.PASS for f in findings):
+        return GateResult("archive", True, details={"approvedVersion": version})
+    reason = f"version {version} was not approved under the four-eyes rule before it was archived"
+    result = GateResult("archive", False, (reason,), pending=True, alerts=False)
+    return _settle(result, given)
+
+
+def _approval_fallback(given: GateInput) -> CardStatus:
+    """A refused approval keeps review-level sharing if the card was ever seen in review, else Draft."""
+    evidence = given.evidence or Evidence()
+    reviewed = any(
+        s.status is CardStatus.PENDING_REVIEW and s.version <= given.card.version for s in evidence.sightings
+    )
+    return CardStatus.PENDING_REVIEW if reviewed else CardStatus.DRAFT
+
+
+GATES: tuple[Gate, ...] = (
+    Gate(
+        "review",
+        frozenset({CardStatus.PENDING_REVIEW, CardStatus.APPROVED}),
+        review_gate,
+        lambda _: CardStatus.DRAFT,
+        hold=None,
+    ),
+    Gate(
+        "approval", frozenset({CardStatus.APPROVED}), approval_gate, _approval_fallback, hold=CardStatus.PENDING_REVIEW
+    ),
+    Gate("archive", frozenset({CardStatus.ARCHIVED}), archive_gate, lambda _: None, hold=CardStatus.ARCHIVED),
+)
+
+GATED_STATUSES: frozenset[CardStatus] = frozenset(s for gate in GATES for s in gate.statuses)
+"""Statuses a gate can refuse: a card in one of them may be shared less than its status says."""
+
+
+def evaluate(card: Card | None, evidence: Evidence | None, config: GateConfig, *, final: bool = False) -> Verdict:
+    """Run the gates the card's status calls for, in registry order, and return what it has earned.
+
+    The first gate that fails decides the fallback (later gates cannot widen it, so they are not
+    run); the first gate still waiting for evidence makes the verdict pending.
+    """
     if card is None:
         return Verdict(None, None)
-    if card.status is CardStatus.PENDING_REVIEW:
-        review = review_gate(card, config)
-        return Verdict(card.status, card.status if review.passed else CardStatus.DRAFT, (review,))
-    if card.status is CardStatus.APPROVED:
-        review = review_gate(card, config)
-        approval = approval_gate(card, history, config)
-        if not review.passed:
-            effective = CardStatus.DRAFT
-        elif not approval.passed:
-            # Withhold prod; keep what the card had before (Draft or Archived), else review-level sharing.
-            previous = history.status_before(card.modified_at, CardStatus.APPROVED)
-            effective = previous if previous in (CardStatus.DRAFT, CardStatus.ARCHIVED) else CardStatus.PENDING_REVIEW
-        else:
-            effective = CardStatus.APPROVED
-        return Verdict(card.status, effective, (review, approval))
-    return Verdict(card.status, card.status)
+    given = GateInput(card, evidence, config, final)
+    results: list[GateResult] = []
+    for gate in GATES:
+        if card.status not in gate.statuses:
+            continue
+        result = gate.check(given)
+        results.append(result)
+        if result.pending:
+            return Verdict(card.status, card.status, tuple(results), result.reasons, gate.hold)
+        if not result.passed:
+            return Verdict(card.status, gate.fallback(given), tuple(results))
+    return Verdict(card.status, card.status, tuple(results))

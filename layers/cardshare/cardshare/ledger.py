@@ -1,7 +1,7 @@
 """DynamoDB adapter for the decision ledger: read a card's latest decision, shape records as items.
 
-The workflow writes records with a direct DynamoDB integration; this module only reads, and turns
-plain records into DynamoDB's typed JSON for that integration.
+The workflow writes records with a direct DynamoDB integration (append-only: a conditional put);
+this module only reads them, and turns plain records into DynamoDB's typed JSON for that write.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cardshare.decisions import Outcome
-from cardshare.gates import LedgerUnavailableError
+from cardshare.reconciler import LedgerUnavailableError
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _PAGE = 10
-# The per-card lease lives beside the decisions; '#' sorts before every ISO time, so the lease is
-# never the newest item of a newest-first query.
-LEASE_KEY = "#lease"
+# The card's evidence lives beside its decisions under a sort key starting with '#', which sorts
+# before every ISO time: never the newest item of a newest-first query.
+_RESERVED = "#"
 _MAX_ITEMS = 100
 
 
@@ -58,41 +58,16 @@ class DecisionLedger:
                 raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
             for item in response.get("Items", []):
                 record = from_item(item)
-                if record.get("decidedAt") != LEASE_KEY and record.get("outcome") not in (None, Outcome.FAILED.value):
+                if not str(record.get("decidedAt", "")).startswith(_RESERVED) and record.get("outcome") not in (
+                    None,
+                    Outcome.FAILED.value,
+                ):
                     return record
             seen += len(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return None
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return None
-
-    def acquire(self, card_arn: str, owner: str, now: float, seconds: int) -> bool:
-        """Take the card's lease for ``seconds`` unless another live execution holds it.
-
-        Serializes the executions of one card, so each reads the ledger its predecessor wrote.
-        A lease left by a crashed execution expires. Raises :class:`LedgerUnavailableError` when
-        the table cannot be written.
-        """
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "cardArn": {"S": card_arn},
-                    "decidedAt": {"S": LEASE_KEY},
-                    "owner": {"S": owner},
-                    "expiresAt": {"N": str(int(now) + seconds)},
-                },
-                ConditionExpression="attribute_not_exists(cardArn) OR expiresAt < :now OR #owner = :me",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":now": {"N": str(int(now))}, ":me": {"S": owner}},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise LedgerUnavailableError(f"decision ledger {self._table} unwritable: {error}") from error
-        except BotoCoreError as error:
-            raise LedgerUnavailableError(f"decision ledger {self._table} unwritable: {error}") from error
-        return True
 
 
 def to_item(record: Mapping[str, Any]) -> dict[str, Any]:

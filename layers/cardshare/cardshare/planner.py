@@ -66,13 +66,32 @@ class Plan:
         return not self.actions and not self.pending
 
 
+PRESENT = frozenset({AssociationStatus.ASSOCIATED, AssociationStatus.ASSOCIATING})
+
+
 def plan(ladder: StageLadder, status: CardStatus | None, actual: Iterable[Association]) -> Plan:
     """Compare the shares ``status`` calls for with ``actual`` associations.
 
     ``status`` is None for a card that no longer exists: every association must go.
     Associations with shares outside the ladder are ignored (they are not ours to manage).
     """
-    desired = {stage.share_arn for stage in ladder.stages_for(status)}
+    return plan_shares(ladder, {stage.share_arn for stage in ladder.stages_for(status)}, actual)
+
+
+def hold(ladder: StageLadder, status: CardStatus | None, actual: Iterable[Association]) -> Plan:
+    """Keep only the shares the card has that ``status`` also grants; add none.
+
+    Used while a decision waits for evidence: nothing is granted before it is earned, and nothing
+    the card may keep is taken away in the meantime.
+    """
+    rows = list(actual)
+    present = {a.share_arn for a in rows if a.status in PRESENT}
+    allowed = {stage.share_arn for stage in ladder.stages_for(status)}
+    return plan_shares(ladder, present & allowed, rows)
+
+
+def plan_shares(ladder: StageLadder, desired: set[str], actual: Iterable[Association]) -> Plan:
+    """The actions that make the card's associations exactly ``desired`` (share ARNs)."""
     current = {a.share_arn: a for a in actual if a.share_arn in ladder.share_arns}
     actions: list[Action] = []
     pending: list[Stage] = []

@@ -1,87 +1,62 @@
-"""The plan step of the promote-card workflow: validate its input, judge the card, converge a round."""
+"""The plan step of the promote-card workflow: one round of gather → judge → plan.
+
+Each round reads the card now, merges what the event and the read prove into the card's evidence
+(one write that returns the union), judges the gates on that evidence, and plans the RAM changes.
+Executions of one card run side by side without a lock: the evidence merges, and every round
+re-reads the card and RAM.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from cardshare.cards import AssociationReader, Card, CardReader
-from cardshare.convergence import ConvergenceTimeoutError, Progress, Step, converge_round
-from cardshare.decisions import Decision, decide
-from cardshare.events import CardEvent, InvalidEventError, parse_event
-from cardshare.gates import GateConfig, History, LedgerUnavailableError, Verdict, evaluate
+from cardshare.convergence import Progress, Step, converge_round
+from cardshare.decisions import Converged, Decision, alert_fingerprint, decide
+from cardshare.events import SOURCE, CardEvent, InvalidEventError, parse_event
+from cardshare.evidence import Evidence, Observation, facts
+from cardshare.evidence_store import EvidenceUnavailableError
+from cardshare.gates import Verdict, evaluate
+from cardshare.planner import Op
+from cardshare.policy import Access, StageLadder
 from cardshare.settings import Settings
-from cardshare.status import CardStatus
-
-_UNAVAILABLE = "ledgerUnavailable"
 
 
-class LedgerReader(Protocol):
-    """Reads a card's latest recorded decision."""
+class PermissionMismatchError(RuntimeError):
+    """A read-only stage's share carries a permission that allows updating cards."""
 
-    def latest(self, card_arn: str) -> Mapping[str, Any] | None:
-        """The newest decision that reached a verdict, or None; LedgerUnavailableError if unreadable."""
+
+class EvidenceKeeper(Protocol):
+    """Merges facts into a card's evidence and remembers which refusals were already alerted."""
+
+    def merge(self, card_arn: str, facts: Evidence) -> Evidence:
+        """Add facts; return the card's whole evidence. EvidenceUnavailableError if unwritable."""
         ...
 
-    def acquire(self, card_arn: str, owner: str, now: float, seconds: int) -> bool:
-        """Take the card's lease; False while another execution holds it."""
-        ...
-
-
-class VersionHistory(Protocol):
-    """Reads a card's earlier status from its version history."""
-
-    def previous_status(self, card_arn: str, status: CardStatus) -> CardStatus | None:
-        """The newest earlier version's status that differs from ``status``."""
+    def claim_alert(self, card_arn: str, fingerprint: str) -> bool:
+        """True the first time this refusal is claimed for the card."""
         ...
 
 
-@dataclass
-class Governance:
-    """The gates with what the ledger (or, failing that, version history) knows of the card."""
+class SharePermissions(Protocol):
+    """What a share's RAM permissions allow."""
 
-    config: GateConfig
-    history: History
-    versions: VersionHistory
-
-    def judge(self, card: Card | None) -> Verdict:
-        """Evaluate the gates; a card the ledger never saw approved falls back to version history."""
-        if card is not None and card.status is CardStatus.APPROVED and self.history.last_status is None:
-            self.history = replace(self.history, last_status=self.versions.previous_status(card.arn, card.status))
-        return evaluate(card, self.history, self.config)
+    def grants_update(self, share_arn: str) -> bool:
+        """Whether the share lets principals update the card."""
+        ...
 
 
-def _wait_for_lease(
-    event: CardEvent, execution: str, ledger: LedgerReader, progress: Progress, settings: Settings, now: datetime
-) -> RoundResult | None:
-    """None once this execution holds the card's lease; else the round that waits for it."""
-    try:
-        if ledger.acquire(event.card.arn, execution, now.timestamp(), settings.limits.lease_seconds):
-            return None
-    except LedgerUnavailableError:
-        # Sharing must not wait for the ledger; approvals fail closed when it cannot be read.
-        return None
-    if progress.lease_waits >= settings.limits.lease_waits:
-        raise ConvergenceTimeoutError(
-            f"another execution held the lease on {event.card.arn} for {progress.lease_waits} waits; "
-            "the next event or the reconciler will converge the card"
-        )
-    waiting = replace(progress, lease_waits=progress.lease_waits + 1)
-    step = Step("wait", event.card.arn, None, waiting, Verdict(None, None), [], max(1, settings.limits.poll_seconds))
-    return RoundResult(event, step, None)
+@dataclass(frozen=True)
+class Ports:
+    """The AWS the round talks to, behind small interfaces."""
 
-
-def _net_change(settings: Settings, step: Step) -> tuple[list[str], list[str]]:
-    """Stages added and removed by the whole execution, net.
-
-    A stage both associated and disassociated (the card changed mid-run) counts as what it ended as.
-    """
-    added, removed = set(step.progress.added), set(step.progress.removed)
-    final = {stage.name for stage in settings.ladder.stages_for(step.verdict.effective)}
-    both = added & removed
-    return sorted((added - removed) | (both & final)), sorted((removed - added) | (both - final))
+    cards: CardReader
+    shares: AssociationReader
+    evidence: EvidenceKeeper
+    permissions: SharePermissions
 
 
 @dataclass(frozen=True)
@@ -93,69 +68,131 @@ class RoundResult:
     decision: Decision | None
 
 
-def promote_round(
-    payload: Mapping[str, Any],
-    settings: Settings,
-    cards: CardReader,
-    shares: AssociationReader,
-    ledger: LedgerReader,
-    versions: VersionHistory,
-    now: datetime,
-) -> RoundResult:
-    """Handle one workflow round.
+@dataclass(frozen=True)
+class _Request:
+    event: CardEvent
+    execution: str
+    progress: Progress
 
-    ``payload`` is ``{"event": <EventBridge event>, "progress": <previous round or null>,
-    "execution": <execution ARN>}``. Raises :class:`InvalidEventError` for a malformed payload.
-    The card's latest ledger record is read on the first round and carried in the progress.
-    """
+
+def _request(payload: object, settings: Settings) -> _Request:
     if not isinstance(payload, Mapping):
         raise InvalidEventError(f"payload: expected an object, got {type(payload).__name__}")
     event = parse_event(payload.get("event"), settings.account, settings.region)
     execution = payload.get("execution")
     if not isinstance(execution, str) or not execution:
         raise InvalidEventError("execution: missing (the workflow passes $$.Execution.Id)")
-    progress_raw = payload.get("progress")
-    if progress_raw is not None and not isinstance(progress_raw, Mapping):
+    progress = payload.get("progress")
+    if progress is not None and not isinstance(progress, Mapping):
         raise InvalidEventError("progress: expected an object or null")
-    progress = Progress.from_dict(progress_raw)
-    if not progress.leased:
-        waiting = _wait_for_lease(event, execution, ledger, progress, settings, now)
-        if waiting is not None:
-            return waiting
-        progress = replace(progress, leased=True)
-    if progress.history is None:
-        try:
-            record = dict(ledger.latest(event.card.arn) or {})
-        except LedgerUnavailableError:
-            # Sharing must not wait for the ledger; approvals fail closed (the gate says why).
-            record = {_UNAVAILABLE: True}
-        progress = replace(progress, history=record)
-    carried = progress.history or {}
-    history = History(unavailable=True) if carried.get(_UNAVAILABLE) else History.from_record(carried)
-    # The triggering event is a sighting too: it says what status the card had, and when.
-    history = history.observed(event.modified_at, event.status)
-    governance = Governance(settings.gates, history, versions)
-    step = converge_round(
-        event.card.arn,
-        settings.ladder,
-        cards,
-        shares,
-        progress,
-        settings.limits,
-        execution,
-        governance.judge,
+    return _Request(event, execution, Progress.from_dict(progress))
+
+
+def _reported(event: CardEvent) -> Evidence:
+    """What a SageMaker event proves (the reconciler's own events prove nothing about the card)."""
+    if event.source != SOURCE:
+        return Evidence()
+    return facts(
+        Observation(
+            event.version, event.status, event.modified_at, event.modified_by, event.created_at, event.created_by
+        )
     )
-    decision = None
-    if step.next == "done":
-        decision = decide(
-            event.card.arn,
-            step.card,
-            step.verdict,
-            governance.history,
-            *_net_change(settings, step),
-            event_id=event.event_id,
-            execution=execution,
+
+
+def _observed(card: Card) -> Evidence:
+    return facts(
+        Observation(
+            card.version, card.status, card.modified_at, card.last_modified_by, card.created_at, card.created_by
+        )
+    )
+
+
+@dataclass
+class _Judge:
+    """Judges the card a round reads, after merging the round's facts into its evidence."""
+
+    settings: Settings
+    ports: Ports
+    reported: Evidence
+    final: bool
+
+    def __call__(self, card: Card | None) -> Verdict:
+        if card is None:
+            return Verdict(None, None)
+        try:
+            # Keyed by the ARN SageMaker returns, however the event spelled it.
+            evidence: Evidence | None = self.ports.evidence.merge(card.arn, self.reported.merged(_observed(card)))
+        except EvidenceUnavailableError:
+            evidence = None
+        return evaluate(card, evidence, self.settings.gates, final=self.final)
+
+
+def _guard_read_only(ladder: StageLadder, step: Step, permissions: SharePermissions) -> None:
+    """Refuse to associate a card with a read-only stage whose share would let it be updated."""
+    for action in step.actions:
+        if action["op"] != Op.ASSOCIATE.value:
+            continue
+        stage = ladder.stage_for_share(action["shareArn"])
+        if stage.access is Access.READ_ONLY and permissions.grants_update(stage.share_arn):
+            raise PermissionMismatchError(
+                f"stage {stage.name} is read-only but its share {stage.share_arn} has a permission that allows "
+                "sagemaker:UpdateModelCard; not sharing (check ProdPermissionArn)"
+            )
+
+
+def _net_change(ladder: StageLadder, step: Step) -> tuple[list[str], list[str]]:
+    """Stages added and removed by the whole execution, net.
+
+    A stage both associated and disassociated (the card changed mid-run) counts as what it ended as.
+    """
+    added, removed = set(step.progress.added), set(step.progress.removed)
+    final = {stage.name for stage in ladder.stages_for(step.verdict.effective)}
+    both = added & removed
+    return sorted((added - removed) | (both & final)), sorted((removed - added) | (both - final))
+
+
+def _decision(request: _Request, step: Step, settings: Settings, ports: Ports, now: datetime) -> Decision:
+    added, removed = _net_change(settings.ladder, step)
+    first_alert = True
+    if step.card is not None and step.verdict.blocked:
+        first_alert = ports.evidence.claim_alert(step.card.arn, alert_fingerprint(step.card, step.verdict))
+    return decide(
+        Converged(
+            card_arn=step.card_arn,
+            card=step.card,
+            verdict=step.verdict,
+            added=added,
+            removed=removed,
+            event_id=request.event.event_id,
+            execution=request.execution,
             now=now,
             config=settings.gates,
+            defers=step.progress.defers,
+            first_alert=first_alert,
         )
-    return RoundResult(event, step, decision)
+    )
+
+
+def promote_round(payload: Mapping[str, Any], settings: Settings, ports: Ports, now: datetime) -> RoundResult:
+    """Handle one workflow round.
+
+    ``payload`` is ``{"event": <EventBridge event>, "progress": <previous round or null>,
+    "execution": <execution ARN>}``. Raises :class:`InvalidEventError` for a malformed payload and
+    :class:`PermissionMismatchError` when a read-only stage's share would allow updates.
+    """
+    request = _request(payload, settings)
+    limits = settings.limits
+    judge = _Judge(settings, ports, _reported(request.event), request.progress.defers >= limits.max_defers)
+    step = converge_round(
+        request.event.card.arn,
+        settings.ladder,
+        ports.cards,
+        ports.shares,
+        request.progress,
+        limits,
+        request.execution,
+        judge,
+    )
+    _guard_read_only(settings.ladder, step, ports.permissions)
+    decision = _decision(request, step, settings, ports, now) if step.next == "done" else None
+    return RoundResult(request.event, step, decision)

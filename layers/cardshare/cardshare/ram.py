@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +16,7 @@ class ResourceShares:
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._grants_update: dict[str, bool] = {}
 
     @classmethod
     def from_session(cls, session: Any, config: Any = None) -> ResourceShares:
@@ -53,6 +56,48 @@ class ResourceShares:
             for page in paginator.paginate(associationType="RESOURCE", resourceShareArns=list(share_arns))
             for row in page.get("resourceShareAssociations", [])
         ]
+
+    def grants_update(self, share_arn: str) -> bool:
+        """Whether any permission attached to the share allows ``sagemaker:UpdateModelCard``.
+
+        Read once per container and share (ListResourceSharePermissions, then GetPermission for
+        each): a stack is not re-pointed at another permission while a container lives.
+        """
+        if share_arn not in self._grants_update:
+            # botocore has no paginator for this operation: follow nextToken by hand.
+            arns: list[str] = []
+            request: dict[str, Any] = {"resourceShareArn": share_arn}
+            while True:
+                page = self._client.list_resource_share_permissions(**request)
+                arns += [permission["arn"] for permission in page.get("permissions", [])]
+                if not page.get("nextToken"):
+                    break
+                request["nextToken"] = page["nextToken"]
+            self._grants_update[share_arn] = any(
+                _allows(self._client.get_permission(permissionArn=arn)["permission"].get("permission", ""), _UPDATE)
+                for arn in arns
+            )
+        return self._grants_update[share_arn]
+
+
+_UPDATE = "sagemaker:UpdateModelCard"
+
+
+def _allows(template: str, action: str) -> bool:
+    """Whether a RAM permission's policy template allows ``action`` (wildcards included)."""
+    try:
+        document = json.loads(template) if template else {}
+    except ValueError:
+        return True  # unreadable: assume the worst for a read-only stage
+    statements = document.get("Statement", [document]) if isinstance(document, dict) else document
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        for pattern in [actions] if isinstance(actions, str) else actions:
+            if isinstance(pattern, str) and fnmatch.fnmatchcase(action.lower(), pattern.lower()):
+                return True
+    return False
 
 
 def _updated(row: dict[str, Any]) -> float:

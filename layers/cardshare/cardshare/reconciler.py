@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cardshare.events import parse_card_arn, reconciler_event
-from cardshare.gates import LedgerUnavailableError
 from cardshare.policy import StageLadder
 from cardshare.reconciliation import CardSummary, Drift, ResourceAssociation, earned_from_record, find_drift
 
@@ -28,6 +27,10 @@ class AssociationLister(Protocol):
     def all_associations(self, share_arns: Sequence[str]) -> list[ResourceAssociation]:
         """Every association of the shares, every page."""
         ...
+
+
+class LedgerUnavailableError(RuntimeError):
+    """The decision ledger could not be read."""
 
 
 class LedgerReader(Protocol):

@@ -11,12 +11,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cardshare.planner import AssociationStatus
+from cardshare.gates import GATED_STATUSES
+from cardshare.planner import PRESENT, AssociationStatus
 from cardshare.policy import StageLadder
 from cardshare.status import CardStatus
-
-_PRESENT = {AssociationStatus.ASSOCIATED, AssociationStatus.ASSOCIATING}
-_GATED = {CardStatus.PENDING_REVIEW, CardStatus.APPROVED}
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,7 @@ def _drift(
     actual: Mapping[str, AssociationStatus],
 ) -> Drift | None:
     desired = {stage.name for stage in ladder.stages_for(earned)}
-    present = {ladder.stage_for_share(share).name for share, state in actual.items() if state in _PRESENT}
+    present = {ladder.stage_for_share(share).name for share, state in actual.items() if state in PRESENT}
     missing = tuple(sorted(desired - present))
     extra = tuple(sorted(present - desired))
     if not missing and not extra:
@@ -118,8 +116,8 @@ def find_drift(
     not cardshare's to manage and are ignored.
 
     ``earned`` (a ledger read) is consulted only where a gate can matter: for cards in a gated
-    status (PendingReview, Approved), and for any card whose associations differ from its plain
-    status. A gated card shared as its plain status may still be drift (a blocked approval shared
+    status (:data:`cardshare.gates.GATED_STATUSES`), and for any card whose associations differ
+    from its plain status. A gated card shared as its plain status may still be drift (a blocked approval shared
     with prod by hand), so it cannot be skipped.
     """
     actual = _current(a for a in associations if a.share_arn in ladder.share_arns and _is_model_card(a.resource_arn))
@@ -129,7 +127,7 @@ def find_drift(
         listed.add(card.arn)
         current = actual.get(card.arn, {})
         suspect = _drift(ladder, card.arn, card.status, card.status, current)
-        if suspect is None and card.status not in _GATED:
+        if suspect is None and card.status not in GATED_STATUSES:
             continue
         confirmed = _drift(ladder, card.arn, card.status, earned(card), current)
         if confirmed is not None:

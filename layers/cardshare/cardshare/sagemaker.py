@@ -7,7 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cardshare.cards import Card, Identity
+from cardshare.cards import Card
+from cardshare.identity import Actor
 from cardshare.reconciliation import CardSummary
 from cardshare.status import CardStatus
 from cardshare.timestamps import epoch
@@ -38,9 +39,11 @@ class ModelCards:
             status=CardStatus.parse(response["ModelCardStatus"]),
             version=int(response["ModelCardVersion"]),
             content=_content(response.get("Content")),
-            created_by=Identity.from_user_context(response.get("CreatedBy")),
-            last_modified_by=Identity.from_user_context(response.get("LastModifiedBy")),
+            created_by=Actor.from_user_context(response.get("CreatedBy")),
+            last_modified_by=Actor.from_user_context(response.get("LastModifiedBy")),
             modified_at=epoch(response.get("LastModifiedTime")),
+            created_at=epoch(response.get("CreationTime")),
+            kms_key_id=(response.get("SecurityConfig") or {}).get("KmsKeyId") or None,
         )
 
     def list_cards(self) -> list[CardSummary]:
@@ -51,20 +54,6 @@ class ModelCards:
             for page in paginator.paginate()
             for summary in page.get("ModelCardSummaries", [])
         ]
-
-    def previous_status(self, card_arn: str, status: CardStatus) -> CardStatus | None:
-        """The status of the newest earlier version whose status differs from ``status``.
-
-        Only a fallback for cards the ledger has never seen: a status-only change creates no
-        version, so version history can miss a transition.
-        """
-        paginator = self._client.get_paginator("list_model_card_versions")
-        pages = paginator.paginate(ModelCardName=card_arn, SortBy="Version", SortOrder="Descending")
-        for page in pages:
-            for summary in page.get("ModelCardVersionSummaryList", []):
-                if summary.get("ModelCardStatus") != status.value:
-                    return CardStatus.parse(summary.get("ModelCardStatus"))
-        return None
 
 
 def _content(raw: object) -> dict[str, Any]:

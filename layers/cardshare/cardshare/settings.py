@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from cardshare.convergence import Limits
-from cardshare.gates import GateConfig, parse_gate_config
+from cardshare.gate_config import GateConfig, RawGateSettings, parse_gate_config
 from cardshare.policy import ConfigError, StageLadder, ladder_from_json
 
 
@@ -50,16 +50,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         poll_seconds=_int(env, "CARDSHARE_POLL_SECONDS", 5, 0),
         max_polls=_int(env, "CARDSHARE_MAX_POLLS", 24, 1),
         max_rounds=_int(env, "CARDSHARE_MAX_ROUNDS", 3, 1),
-        lease_seconds=_int(env, "CARDSHARE_LEASE_SECONDS", 300, 30),
+        evidence_wait_seconds=_int(env, "CARDSHARE_EVIDENCE_WAIT_SECONDS", 120, 1),
     )
-    # The lease must outlive the longest execution the limits allow, or a second run could take
-    # the card halfway through one.
-    longest = limits.poll_seconds * (limits.max_polls + limits.max_rounds) + 60
-    if limits.lease_seconds < longest:
-        limits = replace(limits, lease_seconds=longest)
-    gates = parse_gate_config(
-        env.get("CARDSHARE_REQUIRED_FIELDS"), env.get("CARDSHARE_APPROVERS"), env.get("CARDSHARE_ENFORCEMENT")
+    raw = RawGateSettings(
+        required_fields=env.get("CARDSHARE_REQUIRED_FIELDS"),
+        approvers=env.get("CARDSHARE_APPROVERS"),
+        approver_accounts=env.get("CARDSHARE_APPROVER_ACCOUNTS"),
+        enforcement=env.get("CARDSHARE_ENFORCEMENT"),
     )
+    gates = parse_gate_config(raw, account, limits.evidence_wait_seconds)
     ledger_table = env.get("CARDSHARE_LEDGER_TABLE", "")
     if not ledger_table:
         raise ConfigError("CARDSHARE_LEDGER_TABLE: not set")

@@ -1,0 +1,150 @@
+"""Four eyes on the version: whether an approval of version V may reach prod.
+
+Version V of a card may be shared with prod only when
+1. V was submitted for review: the card was seen in PendingReview at version V before the approval;
+2. the person who set Approved at V is not an author of V (its creator for version 1, the editor
+   whose content edit created V, whoever submitted V for review);
+3. that person belongs to an approver account and matches the allow-list when one is set;
+4. V is still the card's current version (checked by the caller: it judges the card as read now).
+
+The answer is a function of the evidence alone. Missing evidence gives ``PENDING`` (wait and look
+again), never a guess; a rule the evidence already breaks gives ``FAIL`` at once, because more
+evidence can only add authors, never remove one.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cardshare.evidence import Change, Evidence, Kind, changes
+from cardshare.gate_config import GateConfig
+from cardshare.identity import Actor, same_person
+from cardshare.status import CardStatus
+
+
+class Check(StrEnum):
+    """A rule's answer on the evidence so far."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class ApprovalFinding:
+    """The verdict on one approval, with what it rests on."""
+
+    check: Check
+    version: int
+    reasons: tuple[str, ...] = ()
+    approver: Actor | None = None
+    authors: tuple[Actor, ...] = ()
+    reviewed: bool = False
+    stale: bool = False
+    revertible: bool = True
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form for the decision record."""
+        return {
+            "version": self.version,
+            "check": self.check.value,
+            "approver": self.approver.label if self.approver else None,
+            "authors": sorted({a.label for a in self.authors}),
+            "reviewed": self.reviewed,
+            "stale": self.stale,
+        }
+
+
+def approval_at(history: list[Change], version: int, before: int) -> Change | None:
+    """The change that put the card into Approved at ``version`` most recently before ``before``."""
+    current: Change | None = None
+    for change in history:
+        if change.at > before:
+            break
+        if change.version == version and change.status is CardStatus.APPROVED:
+            current = change
+        elif change.version == version or change.version > version:
+            current = None
+    return current
+
+
+def _authors(history: list[Change], evidence: Evidence, version: int, before: int) -> tuple[list[Actor], bool]:
+    """Authors of ``version`` seen before ``before``, and whether the change that made it was seen."""
+    at_version = [c for c in history if c.version == version and c.at <= before]
+    authors: list[Actor] = list(evidence.creators) if version == 1 else []
+    first = at_version[0] if at_version else None
+    complete = (version == 1 and bool(evidence.creators)) or (first is not None and first.kind is Kind.EDIT)
+    for change in at_version:
+        made_version = change.kind in (Kind.CREATE, Kind.EDIT)
+        # Whoever was first seen at V in PendingReview either submitted V or edited it there: an author.
+        submitted = change.status is CardStatus.PENDING_REVIEW
+        if change.actor and (made_version or submitted):
+            authors.append(change.actor)
+    return authors, complete
+
+
+def _reviewed(evidence: Evidence, version: int, before: int) -> bool:
+    return any(
+        s.version == version and s.status is CardStatus.PENDING_REVIEW and s.at < before for s in evidence.sightings
+    )
+
+
+def _allowed(approver: Actor, config: GateConfig) -> list[str]:
+    """Reasons the approver may not approve at all (account, allow-list); empty when allowed."""
+    reasons = []
+    if approver.account not in config.approver_accounts:
+        accounts = ", ".join(sorted(config.approver_accounts))
+        reasons.append(f"approver {approver.label} is not in an approver account ({accounts})")
+    candidates = [c for c in (approver.user_profile, approver.role, approver.principal) if c]
+    if config.approver_patterns and not any(
+        fnmatch.fnmatchcase(candidate, pattern) for candidate in candidates for pattern in config.approver_patterns
+    ):
+        reasons.append(f"approver {approver.label} is not on the approver allow-list")
+    return reasons
+
+
+def judge_approval(evidence: Evidence, version: int, approved_at: int, config: GateConfig) -> ApprovalFinding:
+    """Judge the approval that made the card Approved at ``version`` (seen at ``approved_at``)."""
+    history = changes(evidence)
+    change = approval_at(history, version, approved_at)
+    reviewed = _reviewed(evidence, version, change.at if change else approved_at)
+    if change is None or change.kind is Kind.GAP:
+        return ApprovalFinding(
+            Check.PENDING,
+            version,
+            (f"the change that approved version {version} has not been seen",),
+            reviewed=reviewed,
+        )
+    if change.kind is Kind.EDIT:
+        reason = f"stale approval: version {version} was created by a content edit after approval and never reviewed"
+        return ApprovalFinding(Check.PENDING, version, (reason,), approver=None, stale=True)
+    approver = change.actor
+    if approver is None:
+        reason = "approver unknown: LastModifiedBy names nobody (failing closed)"
+        return ApprovalFinding(Check.FAIL, version, (reason,), reviewed=reviewed)
+    authors, complete = _authors(history, evidence, version, change.at)
+    failures = _allowed(approver, config)
+    failures += [
+        f"separation of duties: approver {approver.label} is the same person as {author.label}, "
+        f"an author of version {version}"
+        for author in _unique(authors)
+        if same_person(approver, author)
+    ][:1]
+    found = ApprovalFinding(Check.FAIL, version, tuple(failures), approver, tuple(_unique(authors)), reviewed)
+    if failures:
+        return found
+    missing = []
+    if not reviewed:
+        missing.append(f"version {version} was never seen in PendingReview before its approval")
+    if not complete:
+        missing.append(f"who created version {version} has not been seen")
+    if missing:
+        return ApprovalFinding(Check.PENDING, version, tuple(missing), approver, tuple(_unique(authors)), reviewed)
+    return ApprovalFinding(Check.PASS, version, (), approver, tuple(_unique(authors)), reviewed)
+
+
+def _unique(actors: list[Actor]) -> list[Actor]:
+    return sorted(set(actors))
