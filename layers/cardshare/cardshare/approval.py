@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from cardshare.evidence import Change, Evidence, Kind, changes
 from cardshare.gate_config import GateConfig
@@ -106,44 +107,76 @@ def _allowed(approver: Actor, config: GateConfig) -> list[str]:
     return reasons
 
 
-def judge_approval(evidence: Evidence, version: int, approved_at: int, config: GateConfig) -> ApprovalFinding:
-    """Judge the approval that made the card Approved at ``version`` (seen at ``approved_at``)."""
-    history = changes(evidence)
-    change = approval_at(history, version, approved_at)
-    reviewed = _reviewed(evidence, version, change.at if change else approved_at)
+@dataclass(frozen=True)
+class Question:
+    """Which approval to judge, on what evidence, and when (times in epoch milliseconds)."""
+
+    evidence: Evidence
+    version: int
+    approved_at: int
+    """When the card was last seen Approved at ``version`` (its LastModifiedTime)."""
+    now: int
+    config: GateConfig
+
+    @property
+    def settled(self) -> bool:
+        """Whether every event about changes up to the approval has had the evidence wait to arrive.
+
+        Events come late and out of order, and a missing one can hide an author (an approver who
+        also submitted). So a verdict that more evidence could overturn waits until then.
+        """
+        return self.now - self.approved_at >= self.config.evidence_wait_seconds * 1000
+
+
+def _missing(question: Question, reasons: tuple[str, ...], **found: Any) -> ApprovalFinding:
+    """Pending while late events may still arrive; afterwards a failure that says evidence was missing."""
+    if not question.settled:
+        return ApprovalFinding(Check.PENDING, question.version, reasons, **found)
+    wait = question.config.evidence_wait_seconds
+    settled = tuple(f"evidence missing after {wait}s: {reason}" for reason in reasons)
+    return ApprovalFinding(Check.FAIL, question.version, settled, **found)
+
+
+def judge_approval(question: Question) -> ApprovalFinding:
+    """Judge the approval that made the card Approved at ``question.version``."""
+    q = question
+    history = changes(q.evidence)
+    change = approval_at(history, q.version, q.approved_at)
+    reviewed = _reviewed(q.evidence, q.version, change.at if change else q.approved_at)
     if change is None or change.kind is Kind.GAP:
-        return ApprovalFinding(
-            Check.PENDING,
-            version,
-            (f"the change that approved version {version} has not been seen",),
-            reviewed=reviewed,
-        )
+        return _missing(q, (f"the change that approved version {q.version} has not been seen",), reviewed=reviewed)
     if change.kind is Kind.EDIT:
-        reason = f"stale approval: version {version} was created by a content edit after approval and never reviewed"
-        return ApprovalFinding(Check.PENDING, version, (reason,), approver=None, stale=True)
+        reason = f"stale approval: version {q.version} was created by a content edit after approval and never reviewed"
+        if q.settled:
+            return ApprovalFinding(Check.FAIL, q.version, (reason,), stale=True)
+        return ApprovalFinding(Check.PENDING, q.version, (reason,), stale=True)
     approver = change.actor
     if approver is None:
         reason = "approver unknown: LastModifiedBy names nobody (failing closed)"
-        return ApprovalFinding(Check.FAIL, version, (reason,), reviewed=reviewed)
-    authors, complete = _authors(history, evidence, version, change.at)
-    failures = _allowed(approver, config)
+        return ApprovalFinding(Check.FAIL, q.version, (reason,), reviewed=reviewed)
+    authors, complete = _authors(history, q.evidence, q.version, change.at)
+    known = {"approver": approver, "authors": tuple(_unique(authors)), "reviewed": reviewed}
+    # More evidence can only add authors: a rule already broken stays broken, so fail at once.
+    failures = _allowed(approver, q.config)
     failures += [
         f"separation of duties: approver {approver.label} is the same person as {author.label}, "
-        f"an author of version {version}"
+        f"an author of version {q.version}"
         for author in _unique(authors)
         if same_person(approver, author)
     ][:1]
-    found = ApprovalFinding(Check.FAIL, version, tuple(failures), approver, tuple(_unique(authors)), reviewed)
     if failures:
-        return found
+        return ApprovalFinding(Check.FAIL, q.version, tuple(failures), **known)  # type: ignore[arg-type]
     missing = []
     if not reviewed:
-        missing.append(f"version {version} was never seen in PendingReview before its approval")
+        missing.append(f"version {q.version} was never seen in PendingReview before its approval")
     if not complete:
-        missing.append(f"who created version {version} has not been seen")
+        missing.append(f"who created version {q.version} has not been seen")
     if missing:
-        return ApprovalFinding(Check.PENDING, version, tuple(missing), approver, tuple(_unique(authors)), reviewed)
-    return ApprovalFinding(Check.PASS, version, (), approver, tuple(_unique(authors)), reviewed)
+        return _missing(q, tuple(missing), **known)
+    if not q.settled:
+        waiting = f"approval of version {q.version} verified so far; waiting for late events before sharing"
+        return ApprovalFinding(Check.PENDING, q.version, (waiting,), **known)  # type: ignore[arg-type]
+    return ApprovalFinding(Check.PASS, q.version, (), **known)  # type: ignore[arg-type]
 
 
 def _unique(actors: list[Actor]) -> list[Actor]:

@@ -23,6 +23,8 @@ from cardshare.status import CardStatus
 
 _SIGHTING = "s"
 _CREATION = "c"
+# Two sightings this close in time are one change: no person changes a card twice in 2 ms.
+_SAME_CHANGE_MS = 2
 
 
 @dataclass(frozen=True, order=True)
@@ -126,8 +128,8 @@ def _decode(item: str) -> Sighting | Creation | None:
 def changes(evidence: Evidence) -> list[Change]:
     """The card's history as the evidence shows it, in the order things happened.
 
-    Re-sightings of the same version and status collapse into the change that began them. A
-    sighting older in version than one seen before it contradicts SageMaker's clock and is ignored.
+    Two sightings of one change (same modification time) collapse into one. A sighting older in
+    version than one seen before it contradicts SageMaker's clock and is ignored.
     """
     created = min((c.at for c in evidence.creations), default=None)
     result: list[Change] = []
@@ -148,7 +150,10 @@ def _kind(previous: Sighting | None, sighting: Sighting, created: int | None) ->
             return Kind.CREATE if sighting.at <= created else Kind.STATUS
         return Kind.GAP
     if (sighting.version, sighting.status) == (previous.version, previous.status):
-        return None
+        # The same change seen twice has the same modification time (up to rounding: events carry
+        # nanoseconds, reads milliseconds). A later time means the card left this state and came
+        # back through changes nobody has reported yet.
+        return None if sighting.at - previous.at <= _SAME_CHANGE_MS else Kind.GAP
     if sighting.version == previous.version:
         return Kind.STATUS
     if sighting.version < previous.version:

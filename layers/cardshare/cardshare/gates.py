@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cardshare.approval import Check, judge_approval
+from cardshare.approval import Check, Question, judge_approval
 from cardshare.cards import Card
 from cardshare.evidence import Evidence, Kind, changes, to_ms
 from cardshare.gate_config import GateConfig
@@ -26,7 +26,20 @@ class GateInput:
     card: Card
     evidence: Evidence | None
     config: GateConfig
+    now: float = 0.0
+    """Seconds since the epoch, when the round judges."""
     final: bool = False
+    """The execution has waited as long as it may: pending becomes failed."""
+
+    def question(self, approved_at: int) -> Question:
+        """The approval question for the card's version, approved (last seen so) at ``approved_at`` ms."""
+        assert self.evidence is not None
+        return Question(self.evidence, self.card.version, approved_at, to_ms(self.now), self.config)
+
+    @property
+    def settled(self) -> bool:
+        """Whether the card has stood still for the whole evidence wait."""
+        return self.now - (self.card.modified_at or 0.0) >= self.config.evidence_wait_seconds
 
 
 @dataclass(frozen=True)
@@ -114,14 +127,15 @@ def _modified_ms(card: Card) -> int:
 
 def _unavailable(gate: str, given: GateInput, alerts: bool) -> GateResult:
     reason = "evidence store unavailable: the approval cannot be checked (withheld, not reverted)"
-    return _settle(GateResult(gate, False, (reason,), pending=True, alerts=alerts), given)
+    result = GateResult(gate, False, (reason,), pending=True, alerts=alerts)
+    return replace(result, pending=False) if given.settled or given.final else result
 
 
 def _settle(result: GateResult, given: GateInput) -> GateResult:
-    """At the evidence deadline a pending result becomes a failure that says evidence was missing."""
+    """When the execution may wait no longer, a pending result becomes a failure saying so."""
     if not result.pending or not given.final:
         return result
-    reasons = tuple(f"evidence missing after {given.config.evidence_wait_seconds}s: {r}" for r in result.reasons)
+    reasons = tuple(f"undecided after the longest wait: {r}" for r in result.reasons)
     return replace(result, pending=False, reasons=reasons)
 
 
@@ -129,7 +143,7 @@ def approval_gate(given: GateInput) -> GateResult:
     """Four eyes on the current version (see :mod:`cardshare.approval`)."""
     if given.evidence is None:
         return _unavailable("approval", given, alerts=True)
-    finding = judge_approval(given.evidence, given.card.version, _modified_ms(given.card), given.config)
+    finding = judge_approval(given.question(_modified_ms(given.card)))
     result = GateResult(
         "approval",
         finding.check is Check.PASS,
@@ -155,11 +169,12 @@ def archive_gate(given: GateInput) -> GateResult:
         for c in changes(given.evidence)
         if c.version == version and c.status is CardStatus.APPROVED and c.kind is Kind.STATUS
     ]
-    findings = [judge_approval(given.evidence, version, c.at, given.config) for c in approvals]
+    findings = [judge_approval(given.question(c.at)) for c in approvals]
     if any(f.check is Check.PASS for f in findings):
         return GateResult("archive", True, details={"approvedVersion": version})
     reason = f"version {version} was not approved under the four-eyes rule before it was archived"
-    result = GateResult("archive", False, (reason,), pending=True, alerts=False)
+    waiting = any(f.check is Check.PENDING for f in findings) or not given.settled
+    result = GateResult("archive", False, (reason,), pending=waiting, alerts=False)
     return _settle(result, given)
 
 
@@ -190,7 +205,9 @@ GATED_STATUSES: frozenset[CardStatus] = frozenset(s for gate in GATES for s in g
 """Statuses a gate can refuse: a card in one of them may be shared less than its status says."""
 
 
-def evaluate(card: Card | None, evidence: Evidence | None, config: GateConfig, *, final: bool = False) -> Verdict:
+def evaluate(
+    card: Card | None, evidence: Evidence | None, config: GateConfig, *, now: float, final: bool = False
+) -> Verdict:
     """Run the gates the card's status calls for, in registry order, and return what it has earned.
 
     The first gate that fails decides the fallback (later gates cannot widen it, so they are not
@@ -198,7 +215,7 @@ def evaluate(card: Card | None, evidence: Evidence | None, config: GateConfig, *
     """
     if card is None:
         return Verdict(None, None)
-    given = GateInput(card, evidence, config, final)
+    given = GateInput(card, evidence, config, now, final)
     results: list[GateResult] = []
     for gate in GATES:
         if card.status not in gate.statuses:

@@ -107,6 +107,11 @@ def _observed(card: Card) -> Evidence:
     )
 
 
+# However often the card changes, an execution waits at most this many evidence waits in all;
+# each gate otherwise decides when its evidence has settled (see cardshare.approval).
+_WAIT_CAP = 5
+
+
 @dataclass
 class _Judge:
     """Judges the card a round reads, after merging the round's facts into its evidence."""
@@ -114,7 +119,13 @@ class _Judge:
     settings: Settings
     ports: Ports
     reported: Evidence
-    final: bool
+    defers: int
+    now: datetime
+
+    @property
+    def final(self) -> bool:
+        """Whether this execution has waited as long as it may (a card that never stands still)."""
+        return self.defers >= _WAIT_CAP * self.settings.limits.max_defers
 
     def __call__(self, card: Card | None) -> Verdict:
         if card is None:
@@ -124,7 +135,7 @@ class _Judge:
             evidence: Evidence | None = self.ports.evidence.merge(card.arn, self.reported.merged(_observed(card)))
         except EvidenceUnavailableError:
             evidence = None
-        return evaluate(card, evidence, self.settings.gates, final=self.final)
+        return evaluate(card, evidence, self.settings.gates, now=self.now.timestamp(), final=self.final)
 
 
 def _guard_read_only(ladder: StageLadder, step: Step, permissions: SharePermissions) -> None:
@@ -182,7 +193,7 @@ def promote_round(payload: Mapping[str, Any], settings: Settings, ports: Ports, 
     """
     request = _request(payload, settings)
     limits = settings.limits
-    judge = _Judge(settings, ports, _reported(request.event), request.progress.defers >= limits.max_defers)
+    judge = _Judge(settings, ports, _reported(request.event), request.progress.defers, now)
     step = converge_round(
         request.event.card.arn,
         settings.ladder,
