@@ -39,8 +39,9 @@ LOCAL_PARAMETERS: dict[str, str] = {
     "TestAccountIds": TEST_ACCOUNT,
     "ProdAccountIds": PROD_ACCOUNT,
     "PollIntervalSeconds": "0",
-    # Locally every event is delivered within a second or two: waiting longer only slows tests.
-    "EvidenceWaitSeconds": "10",
+    # Locally events are delivered at once; these keep the governance waits short but real.
+    "EvidenceWaitSeconds": "5",
+    "QuietSeconds": "1",
 }
 
 _FULL = {"sagemaker:DescribeModelCard", "sagemaker:UpdateModelCard"}

@@ -64,9 +64,9 @@ SHARE = {stage.name: stage.share_arn for stage in LADDER.stages}
 STAGE_OF = {arn: name for name, arn in SHARE.items()}
 
 
-def settings(gates: GateConfig | None = None, wait: int = 10, max_rounds: int = 5) -> Settings:
+def settings(gates: GateConfig | None = None, wait: int = 10, quiet: int = 0, max_rounds: int = 5) -> Settings:
     """Settings with the default ladder; approvers from the model-card account unless ``gates`` says otherwise."""
-    limits = Limits(poll_seconds=0, max_polls=3, max_rounds=max_rounds, evidence_wait_seconds=wait)
+    limits = Limits(poll_seconds=0, max_polls=3, max_rounds=max_rounds, quiet_seconds=quiet)
     config = gates or GateConfig(approver_accounts=frozenset({ACCOUNT}), evidence_wait_seconds=wait)
     return Settings(ACCOUNT, REGION, LADDER, limits, config, "ledger")
 

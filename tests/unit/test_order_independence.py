@@ -75,10 +75,12 @@ class Run:
     lost: bool = False
 
 
-def simulate(ops: list[tuple[float, Op]], deliveries: list[tuple[float, ...]], rnd: random.Random) -> Run:
+def simulate(
+    ops: list[tuple[float, Op]], deliveries: list[tuple[float, ...]], rnd: random.Random, quiet: int = 0
+) -> Run:
     """Play ``ops`` in time; each op's event is delivered after each delay in its tuple (none: lost)."""
     world = World()
-    config = world_settings(wait=WAIT)
+    config = world_settings(wait=WAIT, quiet=quiet)
     run = Run(world, lost=any(not d for d in deliveries))
     queue: list[_Happening] = []
     order = itertools.count()
@@ -165,12 +167,12 @@ delivery = st.one_of(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data(), ops=histories(), seed=st.integers(0, 2**32 - 1))
+@given(data=st.data(), ops=histories(), seed=st.integers(0, 2**32 - 1), quiet=st.sampled_from([0, 1, 2]))
 def test_any_delivery_order_ends_where_the_history_says(
-    data: st.DataObject, ops: list[tuple[float, Op]], seed: int
+    data: st.DataObject, ops: list[tuple[float, Op]], seed: int, quiet: int
 ) -> None:
     deliveries = data.draw(st.lists(delivery, min_size=len(ops), max_size=len(ops)))
-    run = simulate(ops, deliveries, random.Random(seed))
+    run = simulate(ops, deliveries, random.Random(seed), quiet)
     expected = truth([op for _, op in ops])
     assert run.violations == []
     assert run.world.shares_of() == expected.shares

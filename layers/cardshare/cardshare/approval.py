@@ -15,7 +15,7 @@ evidence can only add authors, never remove one.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -44,8 +44,8 @@ class ApprovalFinding:
     authors: tuple[Actor, ...] = ()
     reviewed: bool = False
     stale: bool = False
-    revertible: bool = True
-    notes: dict[str, object] = field(default_factory=dict)
+    wait_ms: int = 0
+    """While pending: how long until the question settles."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON form for the decision record."""
@@ -125,13 +125,18 @@ class Question:
         Events come late and out of order, and a missing one can hide an author (an approver who
         also submitted). So a verdict that more evidence could overturn waits until then.
         """
-        return self.now - self.approved_at >= self.config.evidence_wait_seconds * 1000
+        return self.wait_ms <= 0
+
+    @property
+    def wait_ms(self) -> int:
+        """Milliseconds until the approval has settled (0 once it has)."""
+        return max(0, self.config.evidence_wait_seconds * 1000 - (self.now - self.approved_at))
 
 
 def _missing(question: Question, reasons: tuple[str, ...], **found: Any) -> ApprovalFinding:
     """Pending while late events may still arrive; afterwards a failure that says evidence was missing."""
     if not question.settled:
-        return ApprovalFinding(Check.PENDING, question.version, reasons, **found)
+        return ApprovalFinding(Check.PENDING, question.version, reasons, wait_ms=question.wait_ms, **found)
     wait = question.config.evidence_wait_seconds
     settled = tuple(f"evidence missing after {wait}s: {reason}" for reason in reasons)
     return ApprovalFinding(Check.FAIL, question.version, settled, **found)
@@ -149,7 +154,7 @@ def judge_approval(question: Question) -> ApprovalFinding:
         reason = f"stale approval: version {q.version} was created by a content edit after approval and never reviewed"
         if q.settled:
             return ApprovalFinding(Check.FAIL, q.version, (reason,), stale=True)
-        return ApprovalFinding(Check.PENDING, q.version, (reason,), stale=True)
+        return ApprovalFinding(Check.PENDING, q.version, (reason,), stale=True, wait_ms=q.wait_ms)
     approver = change.actor
     if approver is None:
         reason = "approver unknown: LastModifiedBy names nobody (failing closed)"
@@ -175,7 +180,7 @@ def judge_approval(question: Question) -> ApprovalFinding:
         return _missing(q, tuple(missing), **known)
     if not q.settled:
         waiting = f"approval of version {q.version} verified so far; waiting for late events before sharing"
-        return ApprovalFinding(Check.PENDING, q.version, (waiting,), **known)  # type: ignore[arg-type]
+        return ApprovalFinding(Check.PENDING, q.version, (waiting,), wait_ms=q.wait_ms, **known)  # type: ignore[arg-type]
     return ApprovalFinding(Check.PASS, q.version, (), **known)  # type: ignore[arg-type]
 
 

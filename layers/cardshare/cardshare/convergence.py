@@ -42,24 +42,15 @@ class ConvergenceTimeoutError(RuntimeError):
 class Limits:
     """Bounds of one execution.
 
-    Seconds between polls, polls in all, apply rounds in all, and how long a decision may wait
-    for missing evidence.
+    Seconds between polls, polls in all, apply rounds in all; how long a card must stand still
+    before it is acted on; and how many times one execution may wait for a card to settle.
     """
 
     poll_seconds: int = 5
     max_polls: int = 24
     max_rounds: int = 3
-    evidence_wait_seconds: int = 120
-
-    @property
-    def defer_seconds(self) -> int:
-        """Seconds between two looks at the evidence (Step Functions waits whole seconds)."""
-        return max(1, self.poll_seconds)
-
-    @property
-    def max_defers(self) -> int:
-        """Waits for evidence before the decision is taken on what has been seen."""
-        return -(-self.evidence_wait_seconds // self.defer_seconds)
+    quiet_seconds: int = 2
+    max_defers: int = 10
 
 
 @dataclass(frozen=True)
@@ -155,7 +146,10 @@ def converge_round(
     card_arn = card.arn if card else card_arn
     resource_arn = card_arn
     actual = shares.associations(resource_arn, ladder.share_arns)
-    current = hold(ladder, verdict.hold, actual) if verdict.pending else plan(ladder, verdict.effective, actual)
+    if verdict.pending:
+        current = hold(ladder, None if verdict.hold_all else verdict.hold, actual, keep_all=verdict.hold_all)
+    else:
+        current = plan(ladder, verdict.effective, actual)
     ours_failed = [a for a in current.failed if ladder.stage_for_share(a.share_arn).name in progress.added]
     if ours_failed:
         details = "; ".join(
@@ -196,5 +190,6 @@ def converge_round(
     if verdict.pending:
         # Converged on what the card may keep meanwhile; look at the evidence again later.
         after = replace(progress, defers=progress.defers + 1)
-        return Step("wait", card_arn, card, after, verdict, [], limits.defer_seconds)
+        # Step Functions waits whole seconds, at least one.
+        return Step("wait", card_arn, card, after, verdict, [], max(1, verdict.wait_seconds))
     return Step("done", card_arn, card, progress, verdict)

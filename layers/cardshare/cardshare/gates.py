@@ -8,6 +8,7 @@ Everything that needs to know which statuses are gated (the reconciler) derives 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,7 +40,13 @@ class GateInput:
     @property
     def settled(self) -> bool:
         """Whether the card has stood still for the whole evidence wait."""
-        return self.now - (self.card.modified_at or 0.0) >= self.config.evidence_wait_seconds
+        return self.remaining <= 0
+
+    @property
+    def remaining(self) -> int:
+        """Whole seconds until the card has stood still for the evidence wait."""
+        left = self.config.evidence_wait_seconds - (self.now - (self.card.modified_at or 0.0))
+        return max(0, math.ceil(left))
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class GateResult:
     alerts: bool = True
     revertible: bool = False
     details: Mapping[str, Any] = field(default_factory=dict)
+    wait_seconds: int = 0
+    """While pending: how long until the evidence can settle the question."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the ledger and notifications."""
@@ -89,6 +98,9 @@ class Verdict:
     results: tuple[GateResult, ...] = ()
     pending: tuple[str, ...] = ()
     hold: CardStatus | None = None
+    hold_all: bool = False
+    """While pending, keep every share the card has (the card is still changing: touch nothing)."""
+    wait_seconds: int = 0
 
     @property
     def blocked(self) -> bool:
@@ -127,7 +139,7 @@ def _modified_ms(card: Card) -> int:
 
 def _unavailable(gate: str, given: GateInput, alerts: bool) -> GateResult:
     reason = "evidence store unavailable: the approval cannot be checked (withheld, not reverted)"
-    result = GateResult(gate, False, (reason,), pending=True, alerts=alerts)
+    result = GateResult(gate, False, (reason,), pending=True, alerts=alerts, wait_seconds=given.remaining)
     return replace(result, pending=False) if given.settled or given.final else result
 
 
@@ -151,6 +163,7 @@ def approval_gate(given: GateInput) -> GateResult:
         pending=finding.check is Check.PENDING,
         revertible=True,
         details=finding.to_dict(),
+        wait_seconds=math.ceil(finding.wait_ms / 1000),
     )
     return _settle(result, given)
 
@@ -174,7 +187,8 @@ def archive_gate(given: GateInput) -> GateResult:
         return GateResult("archive", True, details={"approvedVersion": version})
     reason = f"version {version} was not approved under the four-eyes rule before it was archived"
     waiting = any(f.check is Check.PENDING for f in findings) or not given.settled
-    result = GateResult("archive", False, (reason,), pending=waiting, alerts=False)
+    wait = max([math.ceil(f.wait_ms / 1000) for f in findings] + [given.remaining])
+    result = GateResult("archive", False, (reason,), pending=waiting, alerts=False, wait_seconds=wait)
     return _settle(result, given)
 
 
@@ -223,7 +237,9 @@ def evaluate(
         result = gate.check(given)
         results.append(result)
         if result.pending:
-            return Verdict(card.status, card.status, tuple(results), result.reasons, gate.hold)
+            return Verdict(
+                card.status, card.status, tuple(results), result.reasons, gate.hold, wait_seconds=result.wait_seconds
+            )
         if not result.passed:
             return Verdict(card.status, gate.fallback(given), tuple(results))
     return Verdict(card.status, card.status, tuple(results))

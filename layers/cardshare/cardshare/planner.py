@@ -78,15 +78,17 @@ def plan(ladder: StageLadder, status: CardStatus | None, actual: Iterable[Associ
     return plan_shares(ladder, {stage.share_arn for stage in ladder.stages_for(status)}, actual)
 
 
-def hold(ladder: StageLadder, status: CardStatus | None, actual: Iterable[Association]) -> Plan:
-    """Keep only the shares the card has that ``status`` also grants; add none.
+def hold(
+    ladder: StageLadder, status: CardStatus | None, actual: Iterable[Association], *, keep_all: bool = False
+) -> Plan:
+    """Keep only the shares the card has that ``status`` also grants (all of them with ``keep_all``); add none.
 
-    Used while a decision waits for evidence: nothing is granted before it is earned, and nothing
-    the card may keep is taken away in the meantime.
+    Used while a decision waits: nothing is granted before it is earned, and nothing the card may
+    keep is taken away in the meantime.
     """
     rows = list(actual)
     present = {a.share_arn for a in rows if a.status in PRESENT}
-    allowed = {stage.share_arn for stage in ladder.stages_for(status)}
+    allowed = set(ladder.share_arns) if keep_all else {stage.share_arn for stage in ladder.stages_for(status)}
     return plan_shares(ladder, present & allowed, rows)
 
 

@@ -8,6 +8,7 @@ re-reads the card and RAM.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,11 +108,6 @@ def _observed(card: Card) -> Evidence:
     )
 
 
-# However often the card changes, an execution waits at most this many evidence waits in all;
-# each gate otherwise decides when its evidence has settled (see cardshare.approval).
-_WAIT_CAP = 5
-
-
 @dataclass
 class _Judge:
     """Judges the card a round reads, after merging the round's facts into its evidence."""
@@ -124,8 +120,23 @@ class _Judge:
 
     @property
     def final(self) -> bool:
-        """Whether this execution has waited as long as it may (a card that never stands still)."""
-        return self.defers >= _WAIT_CAP * self.settings.limits.max_defers
+        """Whether this execution has waited as often as it may (a card that never stands still)."""
+        return self.defers >= self.settings.limits.max_defers
+
+    def quiet(self, card: Card) -> Verdict | None:
+        """A verdict that touches nothing while the card is still changing, else None.
+
+        Acting on a status someone is about to change again would grant or take away access for
+        a moment (PendingReview -> Draft -> Approved in quick succession must not remove test).
+        """
+        quiet = self.settings.limits.quiet_seconds
+        if card.modified_at is None or self.final:
+            return None
+        left = quiet - (self.now.timestamp() - card.modified_at)
+        if left <= 0:
+            return None
+        reason = f"the card changed {quiet - left:.1f}s ago; waiting {quiet}s for it to stand still"
+        return Verdict(card.status, card.status, pending=(reason,), hold_all=True, wait_seconds=math.ceil(left))
 
     def __call__(self, card: Card | None) -> Verdict:
         if card is None:
@@ -135,6 +146,9 @@ class _Judge:
             evidence: Evidence | None = self.ports.evidence.merge(card.arn, self.reported.merged(_observed(card)))
         except EvidenceUnavailableError:
             evidence = None
+        waiting = self.quiet(card)
+        if waiting is not None:
+            return waiting
         return evaluate(card, evidence, self.settings.gates, now=self.now.timestamp(), final=self.final)
 
 

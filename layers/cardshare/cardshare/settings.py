@@ -50,7 +50,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         poll_seconds=_int(env, "CARDSHARE_POLL_SECONDS", 5, 0),
         max_polls=_int(env, "CARDSHARE_MAX_POLLS", 24, 1),
         max_rounds=_int(env, "CARDSHARE_MAX_ROUNDS", 3, 1),
-        evidence_wait_seconds=_int(env, "CARDSHARE_EVIDENCE_WAIT_SECONDS", 120, 1),
+        quiet_seconds=_int(env, "CARDSHARE_QUIET_SECONDS", 2, 0),
     )
     raw = RawGateSettings(
         required_fields=env.get("CARDSHARE_REQUIRED_FIELDS"),
@@ -58,7 +58,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         approver_accounts=env.get("CARDSHARE_APPROVER_ACCOUNTS"),
         enforcement=env.get("CARDSHARE_ENFORCEMENT"),
     )
-    gates = parse_gate_config(raw, account, limits.evidence_wait_seconds)
+    gates = parse_gate_config(raw, account, _int(env, "CARDSHARE_EVIDENCE_WAIT_SECONDS", 120, 1))
     ledger_table = env.get("CARDSHARE_LEDGER_TABLE", "")
     if not ledger_table:
         raise ConfigError("CARDSHARE_LEDGER_TABLE: not set")
