@@ -7,6 +7,8 @@ SAM := $(SAMVENV)/bin/sam
 export PYTHONPATH := $(CURDIR)/layers/cardshare:$(CURDIR)/local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+# `make serve PORT=5001` where 5000 is taken (AirPlay on recent macOS).
+PORT ?= 5000
 
 .PHONY: demo test unit integration e2e lint typecheck template build serve clean
 
@@ -26,7 +28,7 @@ demo: $(VENV)/.installed
 	$(PY) -m cardshare_local demo $(ARGS)
 
 serve: $(VENV)/.installed
-	$(PY) -m cardshare_local serve
+	$(PY) -m cardshare_local serve --port $(PORT)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="play the card lifecycle through the real template, workflow and handlers")
     demo.add_argument("--verbose", action="store_true", help="echo the Lambda function's log lines")
     serve = commands.add_parser("serve", help="run the embedded AWS on 127.0.0.1 with cardshare deployed")
-    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 to serve on (default: 5000)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from cardshare_local.demo import main as run_demo

@@ -81,6 +81,11 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _text(value: Any) -> str:
+    """A resolved value as CloudFormation shows it: a list comma-separated."""
+    return ",".join(str(item) for item in value) if isinstance(value, list) else str(value)
+
+
 def _placeholder_zip() -> bytes:
     # moto stores a code package; the in-process runner executes the real source instead.
     buffer = io.BytesIO()
@@ -148,7 +153,40 @@ class Deployer:
             self.stack.resources[logical_id] = resolver.refs.get(logical_id)
         for name, output in self._template.get("Outputs", {}).items():
             self.stack.outputs[name] = resolver.resolve(output["Value"])
+        self._register_stack(resolver)
         return self.stack
+
+    def _register_stack(self, resolver: Resolver) -> None:
+        """Make the deployed stack visible to CloudFormation's API (describe-stacks and its Outputs).
+
+        The resources exist already, so moto's CloudFormation is handed a stand-in template that
+        creates nothing: the stack's parameters and its resolved outputs as literal values.
+        DescribeStacks answers with the stack's status, parameters and outputs as AWS would;
+        its resource list stays empty, and GetTemplate returns the stand-in.
+        """
+        assert self.stack is not None
+        outputs: dict[str, Any] = {}
+        for name, value in self.stack.outputs.items():
+            declared = self._template["Outputs"][name]
+            outputs[name] = {"Value": _text(value)}
+            if "Description" in declared:
+                outputs[name]["Description"] = _text(resolver.resolve(declared["Description"]))
+            if "Export" in declared:
+                outputs[name]["Export"] = {"Name": _text(resolver.resolve(declared["Export"]["Name"]))}
+        stand_in = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": str(self._template.get("Description", "")).strip()[:1024],
+            "Parameters": {name: {"Type": "String"} for name in self.stack.parameters},
+            "Resources": {},
+            "Outputs": outputs,
+        }
+        self.client("cloudformation").create_stack(
+            StackName=self.stack_name,
+            TemplateBody=json.dumps(stand_in),
+            Parameters=[
+                {"ParameterKey": name, "ParameterValue": _text(value)} for name, value in self.stack.parameters.items()
+            ],
+        )
 
     def _physical_name(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"[:64]
@@ -328,6 +366,10 @@ class Deployer:
             },
             DeletionProtectionEnabled=str(props.get("DeletionProtectionEnabled", False)).lower() == "true",
         )["TableDescription"]
+        policy = props.get("ResourcePolicy", {}).get("PolicyDocument")
+        if policy is not None:
+            # Stored as AWS stores it; the embedded AWS does not evaluate IAM policies.
+            dynamodb.put_resource_policy(ResourceArn=table["TableArn"], Policy=json.dumps(policy))
         recovery = props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
         if str(recovery).lower() == "true":
             dynamodb.update_continuous_backups(

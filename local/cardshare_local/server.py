@@ -7,10 +7,14 @@ interpreter and the Lambda handlers. The log below shows each workflow execution
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
 
 from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
@@ -62,12 +66,17 @@ def serving(port: int) -> Iterator[tuple[str, LocalAws]]:
     os.environ.update(environment)
     os.environ.pop("AWS_SESSION_TOKEN", None)
     default_user_config["stepfunctions"]["execute_state_machine"] = True
+    # werkzeug logs every request at INFO: the server loop alone polls twice a second. Errors still show.
+    access_log = logging.getLogger("werkzeug")
+    access_level = access_log.level
+    access_log.setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
         yield url, deploy_local()
     finally:
         server.stop()
+        access_log.setLevel(access_level)
         BackendDict.reset()  # the server used this process's backends
         lambda_inprocess.reset()  # handler modules hold clients bound to the server's URL
         lambda_inprocess.clear_environment()
@@ -79,20 +88,49 @@ def serving(port: int) -> Iterator[tuple[str, LocalAws]]:
                 os.environ[key] = value
 
 
+class Console:
+    """The stream the server was started with; every line the server prints goes there.
+
+    Never ``print``: while a handler runs, sys.stdout is the in-process Lambda runtime's router
+    (process-wide, whichever thread writes), which sends what it gets to the running function's log.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()  # execution threads echo while the main loop reports
+
+    def line(self, text: str) -> None:
+        """Write ``text`` and a newline, flushed."""
+        with self._lock:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+
+
 def main(port: int) -> int:
     """Serve until interrupted, printing each execution's outcome and the functions' log lines."""
-    lambda_inprocess.ECHO = lambda function, line: print(f"[{function}] {line}", flush=True)
-    with serving(port) as (url, system):
-        print(_HELP.format(url=url, account=MODEL_CARD_ACCOUNT, region=REGION, shares=json.dumps(system.share_arns)))
-        reported: set[str] = set()
-        try:
-            while True:
-                for execution in system.executions():
-                    if execution["status"] == "RUNNING" or execution["executionArn"] in reported:
-                        continue
-                    reported.add(execution["executionArn"])
-                    detail = execution.get("output") or f"{execution.get('error')}: {execution.get('cause')}"
-                    print(f"[cardshare] execution {execution['name']} {execution['status']}: {detail}", flush=True)
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            return 0
+    console = Console(sys.stdout)  # captured before any invocation can redirect sys.stdout
+    echo = lambda_inprocess.ECHO
+    lambda_inprocess.ECHO = lambda function, line: console.line(f"[{function}] {line}")
+    try:
+        with serving(port) as (url, system):
+            shares = json.dumps(system.share_arns)
+            console.line(_HELP.format(url=url, account=MODEL_CARD_ACCOUNT, region=REGION, shares=shares))
+            _report_executions(system, console)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lambda_inprocess.ECHO = echo
+    return 0
+
+
+def _report_executions(system: LocalAws, console: Console) -> None:
+    """Print each workflow execution once, when it ends; loop until interrupted."""
+    reported: set[str] = set()
+    while True:
+        for execution in system.executions():
+            if execution["status"] == "RUNNING" or execution["executionArn"] in reported:
+                continue
+            reported.add(execution["executionArn"])
+            detail = execution.get("output") or f"{execution.get('error')}: {execution.get('cause')}"
+            console.line(f"[cardshare] execution {execution['name']} {execution['status']}: {detail}")
+        time.sleep(0.5)

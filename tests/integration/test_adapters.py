@@ -1,7 +1,9 @@
-"""The SageMaker and RAM adapters against the embedded AWS (moto + the cardshare_local extensions)."""
+"""The SageMaker, RAM and evidence adapters against the embedded AWS (moto + the cardshare_local extensions)."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +16,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from cardshare.cards import Card
+from cardshare.evidence import Creation, Evidence, Sighting
+from cardshare.evidence_store import EVIDENCE_KEY, EvidenceStore, EvidenceUnavailableError
+from cardshare.identity import Actor
 from cardshare.planner import Association, AssociationStatus
 from cardshare.ram import ResourceShares
 from cardshare.sagemaker import ModelCards
@@ -105,6 +110,32 @@ def test_describe_by_arn_returns_the_card_as_it_is_now(owner: boto3.Session) -> 
     assert card is not None and card.content == {"model_overview": {"model_id": "m"}}
     caller = owner.client("sts").get_caller_identity()["Arn"]
     assert card.last_modified_by is not None and card.last_modified_by.principal == caller
+
+
+def test_describe_reads_who_created_the_card_when_and_its_kms_key(owner: boto3.Session) -> None:
+    key = f"arn:aws:kms:{REGION}:{MODEL_CARD_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    sagemaker = owner.client("sagemaker")
+    arn = sagemaker.create_model_card(
+        ModelCardName="churn-card", Content="{}", ModelCardStatus="Draft", SecurityConfig={"KmsKeyId": key}
+    )["ModelCardArn"]
+    sagemaker.update_model_card(ModelCardName=arn, ModelCardStatus="PendingReview")
+    raw = sagemaker.describe_model_card(ModelCardName=arn)
+
+    card = ModelCards.from_session(owner, ADAPTIVE).describe(arn)
+
+    assert card is not None
+    assert card.kms_key_id == key
+    caller = owner.client("sts").get_caller_identity()["Arn"]
+    assert card.created_by is not None and card.created_by.principal == caller
+    assert card.created_at == raw["CreationTime"].timestamp()
+    assert card.modified_at == raw["LastModifiedTime"].timestamp()
+    assert card.created_at is not None and card.modified_at is not None and card.created_at <= card.modified_at
+
+
+def test_describe_without_a_kms_key_has_none(owner: boto3.Session) -> None:
+    arn = create_card(owner, "churn-card", "Draft")
+    card = ModelCards.from_session(owner, ADAPTIVE).describe(arn)
+    assert card is not None and card.kms_key_id is None
 
 
 def test_describe_reads_the_status_each_time(owner: boto3.Session) -> None:
@@ -324,3 +355,235 @@ def test_without_the_retry_config_throttling_propagates(owner: boto3.Session, vi
         adapter.associations(card_arn("churn-card"), shares)
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
     assert len(sends) == 2
+
+
+# ---- EvidenceStore ----------------------------------------------------------------------------------
+
+TABLE = "cardshare-decisions"
+
+
+def create_ledger_table(session: boto3.Session) -> Any:
+    """The ledger table as template.yaml declares it (the evidence lives in it under '#evidence')."""
+    client = session.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "cardArn", "KeyType": "HASH"}, {"AttributeName": "decidedAt", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "cardArn", "AttributeType": "S"},
+            {"AttributeName": "decidedAt", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
+
+
+def person(name: str) -> Actor:
+    actor = Actor.from_user_context(
+        {"IamIdentity": {"Arn": f"arn:aws:sts::{MODEL_CARD_ACCOUNT}:assumed-role/{name}/session"}}
+    )
+    assert actor is not None
+    return actor
+
+
+ALICE, BOB = person("Alice"), person("Bob")
+FACTS = [
+    Evidence(creations=frozenset({Creation(1_795_000_000_000, ALICE)})),
+    Evidence(frozenset({Sighting(1_795_000_000_000, 1, CardStatus.DRAFT, ALICE)})),
+    Evidence(frozenset({Sighting(1_795_000_060_000, 1, CardStatus.PENDING_REVIEW, ALICE)})),
+    Evidence(
+        frozenset({Sighting(1_795_000_120_000, 1, CardStatus.APPROVED, BOB), Sighting(1, 1, CardStatus.DRAFT, None)})
+    ),
+]
+
+
+def union(facts: list[Evidence]) -> Evidence:
+    result = Evidence()
+    for fact in facts:
+        result = result.merged(fact)
+    return result
+
+
+def test_merge_returns_everything_merged_so_far(owner: boto3.Session) -> None:
+    store = EvidenceStore.from_session(owner, TABLE, ADAPTIVE)
+    create_ledger_table(owner)
+    card = card_arn("churn-card")
+
+    for count in range(1, len(FACTS) + 1):
+        assert store.merge(card, FACTS[count - 1]) == union(FACTS[:count])
+    # Merging what is already known changes nothing, and nothing is needed to read it back.
+    assert store.merge(card, FACTS[2]) == union(FACTS)
+    assert store.merge(card, Evidence()) == union(FACTS)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(len(FACTS)))), ids=str)
+def test_merge_is_a_union_in_any_order(owner: boto3.Session, order: tuple[int, ...]) -> None:
+    store = EvidenceStore.from_session(owner, TABLE, ADAPTIVE)
+    create_ledger_table(owner)
+    card = card_arn("churn-card")
+
+    results = [store.merge(card, FACTS[i]) for i in order]
+
+    assert results[-1] == union(FACTS)
+    assert all(before.sightings <= after.sightings for before, after in itertools.pairwise(results))
+
+
+def test_merge_is_keyed_by_the_exact_card_arn(owner: boto3.Session) -> None:
+    store = EvidenceStore.from_session(owner, TABLE, ADAPTIVE)
+    client = create_ledger_table(owner)
+    card = card_arn("Churn-Card")
+
+    store.merge(card, FACTS[1])
+
+    assert store.merge(card.lower(), Evidence()) == Evidence()
+    assert store.merge(card_arn("fraud-card"), FACTS[2]) == FACTS[2]
+    assert store.merge(card, Evidence()) == FACTS[1]
+    # One item per card, beside its decisions; a read of nothing new writes nothing.
+    items = client.scan(TableName=TABLE)["Items"]
+    assert sorted((i["cardArn"]["S"], i["decidedAt"]["S"]) for i in items) == sorted(
+        [(card, EVIDENCE_KEY), (card_arn("fraud-card"), EVIDENCE_KEY)]
+    )
+    (stored,) = [i for i in items if i["cardArn"]["S"] == card]
+    assert set(stored["facts"]["SS"]) == FACTS[1].encode()
+
+
+def test_merge_skips_stored_facts_it_cannot_read(owner: boto3.Session) -> None:
+    store = EvidenceStore.from_session(owner, TABLE, ADAPTIVE)
+    client = create_ledger_table(owner)
+    card = card_arn("churn-card")
+    client.update_item(
+        TableName=TABLE,
+        Key={"cardArn": {"S": card}, "decidedAt": {"S": EVIDENCE_KEY}},
+        UpdateExpression="ADD facts :facts",
+        ExpressionAttributeValues={":facts": {"SS": ["s|not-a-time|1|Draft|", "x|junk", "s|1|1|Published|"]}},
+    )
+
+    assert store.merge(card, FACTS[1]) == FACTS[1]
+
+
+def test_claim_alert_is_true_the_first_time_for_each_refusal_and_card(owner: boto3.Session) -> None:
+    store = EvidenceStore.from_session(owner, TABLE, ADAPTIVE)
+    client = create_ledger_table(owner)
+    card = card_arn("churn-card")
+    store.merge(card, FACTS[1])
+
+    assert store.claim_alert(card, "block-1") is True
+    assert store.claim_alert(card, "block-2") is True  # another refusal of the same card
+    assert store.claim_alert(card_arn("fraud-card"), "block-1") is True  # the same refusal of another card
+    # The claims live beside the facts, on the card's evidence item, without disturbing them.
+    item = client.get_item(TableName=TABLE, Key={"cardArn": {"S": card}, "decidedAt": {"S": EVIDENCE_KEY}})["Item"]
+    assert set(item["alerts"]["SS"]) == {"block-1", "block-2"}
+    assert store.merge(card, Evidence()) == FACTS[1]
+
+
+def test_claim_alert_is_false_once_the_refusal_was_claimed(owner: boto3.Session) -> None:
+    store = EvidenceStore.from_session(owner, TABLE, ADAPTIVE)
+    create_ledger_table(owner)
+    card = card_arn("churn-card")
+    store.merge(card, FACTS[1])
+
+    assert store.claim_alert(card, "block-1") is True
+    assert store.claim_alert(card, "block-1") is False
+
+
+def test_a_missing_table_makes_the_evidence_unavailable(owner: boto3.Session) -> None:
+    store = EvidenceStore.from_session(owner, "no-such-table", ADAPTIVE)
+    card = card_arn("churn-card")
+
+    for facts in (FACTS[1], Evidence()):  # UpdateItem, and GetItem when there is nothing to add
+        with pytest.raises(EvidenceUnavailableError, match="no-such-table") as raised:
+            store.merge(card, facts)
+        assert isinstance(raised.value.__cause__, ClientError)
+        assert raised.value.__cause__.response["Error"]["Code"] == "ResourceNotFoundException"
+    # An alert is claimed anyway: a duplicate alert beats a lost one.
+    assert store.claim_alert(card, "block-1") is True
+    assert store.claim_alert(card, "block-1") is True
+
+
+# ---- ResourceShares.grants_update ---------------------------------------------------------------------
+
+
+def count_calls(adapter: ResourceShares, operation: str) -> list[int]:
+    calls: list[int] = []
+    adapter._client.meta.events.register(f"before-send.ram.{operation}", lambda **_: calls.append(1))
+    return calls
+
+
+def test_the_aws_managed_model_card_permission_grants_update(owner: boto3.Session) -> None:
+    ram = owner.client("ram")
+    card = card_arn("churn-card")
+    default = ram.create_resource_share(name="default", resourceArns=[card])["resourceShare"]["resourceShareArn"]
+    export = ram.create_resource_share(
+        name="export", resourceArns=[card], permissionArns=[ram_ext.MODEL_CARD_EXPORT_PERMISSION_ARN]
+    )["resourceShare"]["resourceShareArn"]
+    assert [p["arn"] for p in ram.list_resource_share_permissions(resourceShareArn=default)["permissions"]] == [
+        ram_ext.MODEL_CARD_PERMISSION_ARN
+    ]
+    adapter = ResourceShares.from_session(owner, ADAPTIVE)
+
+    assert adapter.grants_update(default) is True
+    assert adapter.grants_update(export) is True
+
+
+def test_a_read_only_customer_managed_permission_does_not_grant_update(owner: boto3.Session) -> None:
+    ram = owner.client("ram")
+    template = {"Effect": "Allow", "Action": ["sagemaker:DescribeModelCard", "sagemaker:ListModelCardVersions"]}
+    permission = ram.create_permission(
+        name="model-card-read-only", resourceType="sagemaker:ModelCard", policyTemplate=json.dumps(template)
+    )["permission"]["arn"]
+    share = ram.create_resource_share(name="prod", resourceArns=[card_arn("churn-card")], permissionArns=[permission])[
+        "resourceShare"
+    ]["resourceShareArn"]
+    adapter = ResourceShares.from_session(owner, ADAPTIVE)
+
+    assert adapter.grants_update(share) is False
+
+
+@pytest.mark.parametrize(
+    ("actions", "grants"),
+    [
+        (["sagemaker:DescribeModelCard", "sagemaker:UpdateModelCard"], True),
+        (["sagemaker:*"], True),
+        (["sagemaker:Update*"], True),
+        (["sagemaker:describemodelcard", "sagemaker:updatemodelcard"], True),
+        (["sagemaker:DescribeModelCard"], False),
+        (["sagemaker:UpdateModelCardExportJob"], False),
+    ],
+)
+def test_a_customer_managed_permission_grants_update_as_its_actions_say(
+    owner: boto3.Session, actions: list[str], grants: bool
+) -> None:
+    ram = owner.client("ram")
+    permission = ram.create_permission(
+        name="custom",
+        resourceType="sagemaker:ModelCard",
+        policyTemplate=json.dumps({"Effect": "Allow", "Action": actions}),
+    )["permission"]["arn"]
+    share = ram.create_resource_share(
+        name="custom", resourceArns=[card_arn("churn-card")], permissionArns=[permission]
+    )["resourceShare"]["resourceShareArn"]
+
+    assert ResourceShares.from_session(owner, ADAPTIVE).grants_update(share) is grants
+
+
+def test_grants_update_is_read_once_per_share(owner: boto3.Session) -> None:
+    ram = owner.client("ram")
+    shares = [
+        ram.create_resource_share(name=f"share-{i}", resourceArns=[card_arn("churn-card")])["resourceShare"][
+            "resourceShareArn"
+        ]
+        for i in range(2)
+    ]
+    adapter = ResourceShares.from_session(owner, ADAPTIVE)
+    listed, read = count_calls(adapter, "ListResourceSharePermissions"), count_calls(adapter, "GetPermission")
+
+    assert [adapter.grants_update(share) for share in (shares[0], shares[0], shares[1], shares[0])] == [True] * 4
+    assert (len(listed), len(read)) == (2, 2)
+
+
+def test_grants_update_of_an_unknown_share_raises(owner: boto3.Session) -> None:
+    adapter = ResourceShares.from_session(owner, ADAPTIVE)
+    missing = f"arn:aws:ram:{REGION}:{MODEL_CARD_ACCOUNT}:resource-share/00000000-0000-0000-0000-000000000000"
+
+    with pytest.raises(ClientError) as raised:
+        adapter.grants_update(missing)
+    assert raised.value.response["Error"]["Code"] == "UnknownResourceException"

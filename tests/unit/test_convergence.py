@@ -25,10 +25,12 @@ from cardshare.convergence import (
     converge_round,
 )
 from cardshare.events import InvalidEventError
-from cardshare.gates import DEFAULT_REQUIRED_FIELDS, Enforcement, GateConfig, GateResult, Verdict
+from cardshare.evidence import Evidence
+from cardshare.gate_config import DEFAULT_REQUIRED_FIELDS, Enforcement, GateConfig
+from cardshare.gates import GateResult, Verdict
 from cardshare.planner import Association, AssociationStatus, Op
 from cardshare.policy import ConfigError, ladder_from_json
-from cardshare.promotion import RoundResult, promote_round
+from cardshare.promotion import Ports, RoundResult, promote_round
 from cardshare.settings import Settings, load_settings
 from cardshare.status import CardStatus
 
@@ -274,6 +276,7 @@ def test_deleted_card_is_disassociated_everywhere_and_ends_as_a_no_op() -> None:
         "version": None,
         "effectiveStatus": None,
         "blocked": [],
+        "pending": [],
         "sharesAdded": [],
         "sharesRemoved": ["dev", "prod", "test"],
     }
@@ -300,6 +303,7 @@ def test_done_summary_lists_shares_added() -> None:
         "version": 4,
         "effectiveStatus": "Approved",
         "blocked": [],
+        "pending": [],
         "sharesAdded": ["dev", "prod", "test"],
         "sharesRemoved": [],
     }
@@ -351,49 +355,30 @@ def test_associations_are_read_by_the_arn_sagemaker_reports() -> None:
     step = round_(cards, shares)
     assert shares.calls[0][0] == reported
     assert step.actions[0]["resourceArn"] == reported
-    assert step.to_dict()["summary"]["card"] == CARD_ARN
+    # The summary (and so the failed record, the revert and every key) names the card the same way.
+    assert step.card_arn == reported
+    assert step.to_dict()["summary"]["card"] == reported
 
 
 def test_progress_round_trips_through_json() -> None:
-    history = {"cardArn": CARD_ARN, "status": "PendingReview", "version": 3, "versionAuthors": ["a", "b"]}
-    progress = Progress(
-        rounds=2, polls=5, added=("dev", "test"), removed=("prod",), history=history, leased=True, lease_waits=4
-    )
+    progress = Progress(rounds=2, polls=5, added=("dev", "test"), removed=("prod",), defers=4)
     data = json.loads(json.dumps(progress.to_dict()))
-    assert data == {
-        "rounds": 2,
-        "polls": 5,
-        "added": ["dev", "test"],
-        "removed": ["prod"],
-        "history": history,
-        "leased": True,
-        "leaseWaits": 4,
-    }
+    assert data == {"rounds": 2, "polls": 5, "added": ["dev", "test"], "removed": ["prod"], "defers": 4}
     assert Progress.from_dict(data) == progress
 
 
-def test_progress_without_the_lease_keys_has_not_taken_the_lease() -> None:
-    # Progress carried by an execution that started before the lease existed.
-    progress = Progress.from_dict({"rounds": 1, "polls": 0, "added": ["dev"], "removed": [], "history": {}})
-    assert progress.leased is False
-    assert progress.lease_waits == 0
-    assert Progress().to_dict()["leased"] is False
-    assert Progress().to_dict()["leaseWaits"] == 0
-
-
-def test_progress_keeps_an_empty_history_apart_from_an_unread_one() -> None:
-    # {} means "the ledger had no record" (read, nothing found); None means "not read yet".
-    read_nothing = Progress.from_dict(json.loads(json.dumps(Progress(rounds=1, history={}).to_dict())))
-    assert read_nothing.history == {}
-    assert Progress.from_dict({"rounds": 1, "polls": 0, "added": [], "removed": []}).history is None
-    assert Progress(rounds=1).to_dict()["history"] is None
+def test_progress_carried_from_before_the_redesign_reads_without_its_old_keys() -> None:
+    # An execution started before the lease and the ledger history were removed carries their keys.
+    progress = Progress.from_dict(
+        {"rounds": 1, "polls": 2, "added": ["dev"], "removed": [], "history": {}, "leased": True, "leaseWaits": 3}
+    )
+    assert progress == Progress(rounds=1, polls=2, added=("dev",), removed=(), defers=0)
+    assert set(progress.to_dict()) == {"rounds", "polls", "added", "removed", "defers"}
 
 
 @pytest.mark.parametrize("empty", [None, {}])
 def test_progress_from_nothing_is_the_start(empty: dict[str, Any] | None) -> None:
-    assert Progress.from_dict(empty) == Progress(
-        rounds=0, polls=0, added=(), removed=(), history=None, leased=False, lease_waits=0
-    )
+    assert Progress.from_dict(empty) == Progress(rounds=0, polls=0, added=(), removed=(), defers=0)
 
 
 def test_step_to_dict_has_the_keys_the_state_machine_reads() -> None:
@@ -411,17 +396,37 @@ def test_step_to_dict_has_the_keys_the_state_machine_reads() -> None:
 
 
 class Judged:
-    """A judge that grants ``effective`` to any card, refusing with ``reasons`` when given."""
+    """A judge that grants ``effective`` to any card, refusing with ``reasons`` when given.
 
-    def __init__(self, effective: CardStatus | None, *reasons: str) -> None:
+    With ``pending`` the verdict waits ``wait_seconds``, keeping only what ``hold`` grants (or every
+    share the card has, with ``hold_all``).
+    """
+
+    def __init__(
+        self,
+        effective: CardStatus | None,
+        *reasons: str,
+        pending: tuple[str, ...] = (),
+        hold: CardStatus | None = None,
+        hold_all: bool = False,
+        wait_seconds: int = 0,
+    ) -> None:
         self.effective = effective
         self.reasons = reasons
+        self.pending = pending
+        self.hold = hold
+        self.hold_all = hold_all
+        self.wait_seconds = wait_seconds
         self.calls: list[Card | None] = []
 
     def __call__(self, seen: Card | None) -> Verdict:
         self.calls.append(seen)
+        status = seen.status if seen else None
+        if self.pending:
+            waiting = (GateResult("approval", False, self.pending, pending=True, wait_seconds=self.wait_seconds),)
+            return Verdict(status, self.effective, waiting, self.pending, self.hold, self.hold_all, self.wait_seconds)
         results = (GateResult("approval", False, self.reasons),) if self.reasons else ()
-        return Verdict(seen.status if seen else None, self.effective, results)
+        return Verdict(status, self.effective, results)
 
 
 def test_without_a_judge_a_card_is_shared_as_its_status_says() -> None:
@@ -431,6 +436,7 @@ def test_without_a_judge_a_card_is_shared_as_its_status_says() -> None:
     summary = step.to_dict()["summary"]
     assert summary["effectiveStatus"] == "Approved"
     assert summary["blocked"] == []
+    assert summary["pending"] == []
 
 
 def test_the_plan_follows_the_status_the_judge_grants_not_the_cards() -> None:
@@ -462,20 +468,134 @@ def test_the_judge_sees_a_deleted_card_as_none() -> None:
     assert step.to_dict()["summary"]["effectiveStatus"] is None
 
 
-def test_history_is_carried_through_every_kind_of_round() -> None:
-    history = {"status": "PendingReview", "version": 3}
+def test_defers_are_carried_through_every_kind_of_round() -> None:
     cards, shares = FakeCards(card(CardStatus.PENDING_REVIEW)), FakeShares()
-    applied = round_(cards, shares, Progress(history=history))
+    applied = round_(cards, shares, Progress(defers=2))
     assert applied.next == "apply"
-    assert applied.progress.history == history
+    assert applied.progress.defers == 2
     shares.apply(applied.actions)
     waited = round_(cards, shares, applied.progress)
     assert waited.next == "wait"
-    assert waited.progress.history == history
+    assert waited.progress == Progress(rounds=1, polls=1, added=("dev", "test"), defers=2)
     shares.settle()
     done = round_(cards, shares, waited.progress)
     assert done.next == "done"
-    assert done.progress.history == history
+    assert done.progress.defers == 2
+
+
+# ---- a verdict waiting for evidence ---------------------------------------------------------------
+
+MISSING = ("version 3 was never seen in PendingReview before its approval",)
+
+
+def waiting_judge(wait_seconds: int = 40) -> Judged:
+    """The approval gate waiting for evidence: the card keeps what PendingReview grants meanwhile."""
+    return Judged(CardStatus.APPROVED, pending=MISSING, hold=CardStatus.PENDING_REVIEW, wait_seconds=wait_seconds)
+
+
+def test_a_pending_verdict_removes_a_share_the_hold_status_does_not_grant_but_adds_none() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    shares.set(CARD_ARN, "prod", S.ASSOCIATED)  # prod is more than the card has earned so far
+    step = round_(cards, shares, judge=waiting_judge())
+    assert step.next == "apply"
+    # test is granted by PendingReview (and by Approved) but the card does not hold it: not added.
+    assert [(a["op"], a["stage"]) for a in step.actions] == [("disassociate", "prod")]
+    assert step.progress == Progress(rounds=1, removed=("prod",), defers=0)
+    assert step.wait_seconds == LIMITS.poll_seconds
+    summary = step.to_dict()["summary"]
+    assert summary["pending"] == list(MISSING)
+    assert summary["blocked"] == list(MISSING)
+
+
+def test_a_pending_verdict_never_associates_from_nothing() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    step = round_(cards, shares, judge=waiting_judge())
+    assert step.actions == []
+    assert step.next == "wait"
+
+
+def test_a_pending_verdict_keeps_the_shares_the_hold_status_grants() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    shares.set(CARD_ARN, "test", S.ASSOCIATED)
+    step = round_(cards, shares, Progress(rounds=1, added=("dev", "test")), judge=waiting_judge())
+    assert step.actions == []
+    assert step.next == "wait"
+    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"dev", "test"}
+
+
+def test_pending_and_converged_waits_for_evidence_with_one_more_defer() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    before = Progress(rounds=1, polls=2, added=("dev",), defers=3)
+    step = round_(cards, shares, before, judge=waiting_judge())
+    assert step.next == "wait"
+    assert step.actions == []
+    assert step.wait_seconds == 40  # until the evidence can settle the question, in one wait
+    assert step.progress == Progress(rounds=1, polls=2, added=("dev",), defers=4)  # polls untouched
+
+
+@pytest.mark.parametrize(("verdict_wait", "step_wait"), [(0, 1), (1, 1), (37, 37)])
+def test_an_evidence_wait_is_whole_seconds_and_at_least_one(verdict_wait: int, step_wait: int) -> None:
+    # Step Functions waits whole seconds; a Wait of 0 would make the next round a busy loop.
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    step = round_(cards, shares, judge=waiting_judge(wait_seconds=verdict_wait))
+    assert (step.next, step.wait_seconds) == ("wait", step_wait)
+
+
+def test_a_card_still_changing_keeps_every_share_it_has_and_gets_none() -> None:
+    # hold_all: the card's status may change again in a moment; touch nothing until it stands still.
+    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    shares.set(CARD_ARN, "prod", S.ASSOCIATED)  # more than Draft grants
+    judge = Judged(CardStatus.DRAFT, pending=("the card changed 0.5s ago",), hold_all=True, wait_seconds=2)
+    step = round_(cards, shares, judge=judge)
+    assert (step.next, step.actions, step.wait_seconds) == ("wait", [], 2)
+    assert step.progress.defers == 1
+    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"dev", "prod"}
+    # Without hold_all the same pending verdict would keep only what its hold status grants.
+    strict = round_(cards, shares, judge=Judged(CardStatus.DRAFT, pending=("x",), hold=CardStatus.DRAFT))
+    assert [(a["op"], a["stage"]) for a in strict.actions] == [("disassociate", "prod")]
+
+
+def test_pending_while_ram_still_moves_polls_without_spending_a_defer() -> None:
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    shares.set(CARD_ARN, "prod", S.DISASSOCIATING)
+    step = round_(cards, shares, Progress(rounds=1, removed=("prod",), defers=1), judge=waiting_judge())
+    assert step.next == "wait"
+    assert step.wait_seconds == LIMITS.poll_seconds
+    assert step.progress == Progress(rounds=1, polls=1, removed=("prod",), defers=1)
+
+
+def test_a_pending_verdict_that_resolves_is_then_shared_as_earned() -> None:
+    """The workflow loop: hold and wait while evidence is missing, share once the gate passes."""
+
+    class EventuallyPasses:
+        def __init__(self, waits: int) -> None:
+            self.waits = waits
+
+        def __call__(self, seen: Card | None) -> Verdict:
+            if self.waits:
+                self.waits -= 1
+                return waiting_judge()(seen)
+            return Verdict(CardStatus.APPROVED, CardStatus.APPROVED)
+
+    cards, shares = FakeCards(card(CardStatus.APPROVED)), FakeShares()
+    shares.set(CARD_ARN, "dev", S.ASSOCIATED)
+    judge, progress, moves = EventuallyPasses(waits=2), Progress(), []
+    for _ in range(10):
+        step = converge_round(CARD_ARN, LADDER, cards, shares, progress, LIMITS, EXECUTION, judge)
+        moves.append(step.next)
+        if step.next == "done":
+            break
+        shares.apply(step.actions)
+        shares.settle()
+        progress = step.progress
+    assert moves == ["wait", "wait", "apply", "done"]
+    assert step.progress.defers == 2
+    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"dev", "test", "prod"}
 
 
 # ---- promote_round ------------------------------------------------------------------------------
@@ -483,36 +603,43 @@ def test_history_is_carried_through_every_kind_of_round() -> None:
 LEDGER_TABLE = "cardshare-decisions"
 
 
-class NoLedger:
-    """A ledger that has never seen the card; counts the reads. Grants the lease unless ``free`` is False."""
-
-    def __init__(self, free: bool = True) -> None:
-        self.free = free
-        self.calls: list[str] = []
-        self.acquired: list[tuple[str, str, float, int]] = []
-
-    def latest(self, card_arn: str) -> dict[str, Any] | None:
-        self.calls.append(card_arn)
-        return None
-
-    def acquire(self, card_arn: str, owner: str, now: float, seconds: int) -> bool:
-        self.acquired.append((card_arn, owner, now, seconds))
-        return self.free
-
-
-class NoVersions:
-    """Version history that knows nothing; counts the reads."""
+class FakeEvidence:
+    """The evidence store keyed by the exact card ARN, as DynamoDB keys it; records every call."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, CardStatus]] = []
+        self.items: dict[str, Evidence] = {}
+        self.merged: list[tuple[str, Evidence]] = []
+        self.alerts: dict[str, set[str]] = {}
 
-    def previous_status(self, card_arn: str, status: CardStatus) -> CardStatus | None:
-        self.calls.append((card_arn, status))
-        return None
+    def merge(self, card_arn: str, facts: Evidence) -> Evidence:
+        self.merged.append((card_arn, facts))
+        self.items[card_arn] = self.items.get(card_arn, Evidence()).merged(facts)
+        return self.items[card_arn]
+
+    def claim_alert(self, card_arn: str, fingerprint: str) -> bool:
+        claimed = self.alerts.setdefault(card_arn, set())
+        first = fingerprint not in claimed
+        claimed.add(fingerprint)
+        return first
 
 
-def settings() -> Settings:
-    return Settings(ACCOUNT, REGION, LADDER, LIMITS, GateConfig(), LEDGER_TABLE)
+class ReadOnlyShares:
+    """SharePermissions: no share lets its principals update a card; records the questions."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def grants_update(self, share_arn: str) -> bool:
+        self.asked.append(share_arn)
+        return False
+
+
+EVIDENCE_WAIT = 120
+
+
+def settings(limits: Limits = LIMITS) -> Settings:
+    gates = GateConfig(approver_accounts=frozenset({ACCOUNT}), evidence_wait_seconds=EVIDENCE_WAIT)
+    return Settings(ACCOUNT, REGION, LADDER, limits, gates, LEDGER_TABLE)
 
 
 def event(name: str = "card-approved.json") -> dict[str, Any]:
@@ -522,8 +649,15 @@ def event(name: str = "card-approved.json") -> dict[str, Any]:
 NOW = datetime(2026, 11, 28, 9, 0, 1, tzinfo=UTC)
 
 
-def promote(payload: Any, cards: FakeCards, shares: FakeShares, ledger: NoLedger | None = None) -> RoundResult:
-    return promote_round(payload, settings(), cards, shares, ledger or NoLedger(), NoVersions(), NOW)
+def promote(
+    payload: Any,
+    cards: FakeCards,
+    shares: FakeShares,
+    evidence: FakeEvidence | None = None,
+    limits: Limits = LIMITS,
+) -> RoundResult:
+    ports = Ports(cards, shares, evidence or FakeEvidence(), ReadOnlyShares())
+    return promote_round(payload, settings(limits), ports, NOW)
 
 
 def test_promote_round_converges_the_card_in_the_event() -> None:
@@ -539,43 +673,89 @@ def test_promote_round_converges_the_card_in_the_event() -> None:
 
 
 def test_promote_round_carries_progress() -> None:
-    cards, shares, ledger = FakeCards(card(CardStatus.DRAFT)), FakeShares(), NoLedger()
+    cards, shares, evidence = FakeCards(card(CardStatus.DRAFT)), FakeShares(), FakeEvidence()
     shares.set(CARD_ARN, "dev", S.ASSOCIATING)
     progress = Progress(rounds=1, polls=1, added=("dev",)).to_dict()
-    result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares, ledger)
+    result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares, evidence)
     assert result.step.next == "wait"
-    assert result.step.progress == Progress(rounds=1, polls=2, added=("dev",), history={}, leased=True)
-    assert ledger.calls == [CARD_ARN]  # progress without a history: the ledger is read (once)
-    # Progress without the lease (carried from before the lease existed): the lease is taken first.
-    assert ledger.acquired == [(CARD_ARN, EXECUTION, NOW.timestamp(), LIMITS.lease_seconds)]
-
-
-def test_promote_round_with_the_lease_held_elsewhere_waits_without_reading_the_card() -> None:
-    cards, shares, ledger = FakeCards(card(CardStatus.DRAFT)), FakeShares(), NoLedger(free=False)
-    result = promote({"event": event(), "progress": None, "execution": EXECUTION}, cards, shares, ledger)
-    assert result.step.next == "wait"
-    assert result.step.wait_seconds == LIMITS.poll_seconds
-    assert result.step.progress == Progress(lease_waits=1)
-    assert result.decision is None
-    assert cards.calls == []
-    assert shares.calls == []
-    assert ledger.calls == []
+    assert result.step.progress == Progress(rounds=1, polls=2, added=("dev",))
+    # Every round merges what it saw into the card's evidence, keyed by the card's ARN.
+    assert [arn for arn, _ in evidence.merged] == [CARD_ARN]
 
 
 def test_promote_round_decides_when_done() -> None:
-    cards, shares = FakeCards(card(CardStatus.DRAFT)), FakeShares()
+    cards, shares, evidence = FakeCards(card(CardStatus.DRAFT)), FakeShares(), FakeEvidence()
     shares.set(CARD_ARN, "dev", S.ASSOCIATED)
-    progress = Progress(rounds=1, polls=1, added=("dev",), history={}, leased=True).to_dict()
-    ledger = NoLedger()
-    result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares, ledger)
-    assert ledger.acquired == []
-    assert ledger.calls == []
+    progress = Progress(rounds=1, polls=1, added=("dev",)).to_dict()
+    result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares, evidence)
     assert result.step.next == "done"
     assert result.decision is not None
     assert result.decision.record["outcome"] == "shared"
     assert result.decision.record["sharesAdded"] == ["dev"]
     assert result.decision.record["eventId"] == event()["id"]
     assert result.decision.record["executionArn"] == EXECUTION
+    assert result.decision.record["evidenceWaits"] == 0
+    assert evidence.alerts == {}  # nothing was blocked: no alert claimed
+
+
+def changed(seconds_ago: float, status: CardStatus = CardStatus.APPROVED) -> FakeCards:
+    """The card, last modified ``seconds_ago`` before NOW; its approval's review was never seen."""
+    return FakeCards(dataclasses.replace(card(status), modified_at=NOW.timestamp() - seconds_ago))
+
+
+def test_promote_round_leaves_a_card_that_is_still_changing_alone() -> None:
+    cards, shares, evidence = changed(0.5), FakeShares(), FakeEvidence()
+    shares.set(CARD_ARN, "prod", S.ASSOCIATED)
+    result = promote({"event": event(), "progress": None, "execution": EXECUTION}, cards, shares, evidence)
+    assert (result.step.next, result.step.actions) == ("wait", [])
+    assert result.step.wait_seconds == 2  # the rest of LIMITS.quiet_seconds, whole seconds
+    assert result.step.verdict.hold_all
+    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"prod"}  # nothing taken away meanwhile
+    assert [arn for arn, _ in evidence.merged] == [CARD_ARN]  # what it saw is kept all the same
+    assert result.decision is None
+
+
+def test_promote_round_holds_an_approval_whose_evidence_is_missing_until_it_settles() -> None:
+    cards, shares, evidence = changed(10), FakeShares(), FakeEvidence()
+    shares.set(CARD_ARN, "prod", S.ASSOCIATED)  # shared with prod by hand before anything was judged
+    result = promote({"event": event(), "progress": None, "execution": EXECUTION}, cards, shares, evidence)
+    assert result.step.verdict.pending
+    assert not result.step.verdict.hold_all
+    assert [(a["op"], a["stage"]) for a in result.step.actions] == [("disassociate", "prod")]
+    assert result.decision is None
+    shares.apply(result.step.actions)
+    shares.settle()
+    again = promote(
+        {"event": event(), "progress": result.step.progress.to_dict(), "execution": EXECUTION},
+        cards,
+        shares,
+        evidence,
+    )
+    # One wait until the evidence wait has passed since the approval, not a poll per second.
+    assert (again.step.next, again.step.wait_seconds, again.step.progress.defers) == ("wait", EVIDENCE_WAIT - 10, 1)
+    assert again.decision is None
+
+
+def test_promote_round_decides_on_what_it_has_seen_once_the_evidence_has_settled() -> None:
+    cards, shares, evidence = changed(86_400), FakeShares(), FakeEvidence()
+    result = promote({"event": event(), "progress": None, "execution": EXECUTION}, cards, shares, evidence)
+    assert result.step.next == "apply"  # the refused approval still gets what its fallback grants
+    assert [a["stage"] for a in result.step.actions] == ["dev"]
+    assert result.step.verdict.pending == ()
+    assert result.step.verdict.blocked
+    assert result.step.verdict.effective is CardStatus.DRAFT  # never seen in review: Draft's sharing only
+    assert [r.gate for r in result.step.verdict.results if not r.passed] == ["approval"]
+
+
+def test_promote_round_decides_after_max_defers_even_if_the_card_keeps_changing() -> None:
+    cards, shares, evidence = changed(0.5), FakeShares(), FakeEvidence()
+    last = Progress(defers=LIMITS.max_defers).to_dict()
+    result = promote({"event": event(), "progress": last, "execution": EXECUTION}, cards, shares, evidence)
+    assert not result.step.verdict.hold_all
+    assert result.step.verdict.pending == ()
+    assert result.step.verdict.blocked
+    assert [a["stage"] for a in result.step.actions] == ["dev"]
+    assert any(reason.startswith("undecided after the longest wait: ") for reason in result.step.verdict.reasons)
 
 
 @pytest.mark.parametrize("payload", [None, [], "event", 3])
@@ -605,28 +785,28 @@ def test_promote_round_progress_of_the_wrong_type(progress: Any) -> None:
 
 
 def test_promote_round_rejects_a_bad_event_before_reading_anything() -> None:
-    cards, shares, ledger = FakeCards(card(CardStatus.DRAFT)), FakeShares(), NoLedger()
+    cards, shares, evidence = FakeCards(card(CardStatus.DRAFT)), FakeShares(), FakeEvidence()
     with pytest.raises(InvalidEventError, match=r"^detail\.ModelCardStatus: "):
         promote(
             {"event": event("malformed-unknown-status.json"), "progress": None, "execution": EXECUTION},
             cards,
             shares,
-            ledger,
+            evidence,
         )
     with pytest.raises(InvalidEventError, match=r"^event: "):
-        promote({"progress": None, "execution": EXECUTION}, cards, shares, ledger)
+        promote({"progress": None, "execution": EXECUTION}, cards, shares, evidence)
     assert cards.calls == []
     assert shares.calls == []
-    assert ledger.calls == []
-    assert ledger.acquired == []
+    assert evidence.merged == []
 
 
 @pytest.mark.parametrize("execution", [None, ""])
-def test_promote_round_takes_no_lease_without_an_execution(execution: Any) -> None:
-    ledger = NoLedger()
+def test_promote_round_merges_no_evidence_without_an_execution(execution: Any) -> None:
+    cards, evidence = FakeCards(card(CardStatus.DRAFT)), FakeEvidence()
     with pytest.raises(InvalidEventError, match=r"^execution: "):
-        promote({"event": event(), "progress": None, "execution": execution}, FakeCards(), FakeShares(), ledger)
-    assert ledger.acquired == []
+        promote({"event": event(), "progress": None, "execution": execution}, cards, FakeShares(), evidence)
+    assert evidence.merged == []
+    assert cards.calls == []
 
 
 # ---- settings -------------------------------------------------------------------------------------
@@ -655,47 +835,66 @@ def test_good_environment_gives_settings() -> None:
             CARDSHARE_POLL_SECONDS="0",  # minimum poll: 0
             CARDSHARE_MAX_POLLS="10",
             CARDSHARE_MAX_ROUNDS="4",
-            CARDSHARE_LEASE_SECONDS="30",  # minimum lease: 30
+            CARDSHARE_EVIDENCE_WAIT_SECONDS="1",  # minimum evidence wait: 1
+            CARDSHARE_QUIET_SECONDS="0",  # minimum quiet period: 0 (act at once)
         )
     )
     assert loaded == Settings(
         ACCOUNT,
         REGION,
         LADDER,
-        # 30 s is accepted, but raised to outlive the longest run: 0 s x (10 + 4) + 60 s margin.
-        Limits(poll_seconds=0, max_polls=10, max_rounds=4, lease_seconds=60),
-        GateConfig(),
+        Limits(poll_seconds=0, max_polls=10, max_rounds=4, quiet_seconds=0),
+        GateConfig(approver_accounts=frozenset({ACCOUNT}), evidence_wait_seconds=1),
         LEDGER_TABLE,
     )
 
 
-def test_the_lease_always_outlives_the_longest_execution() -> None:
-    loaded = load_settings(env(CARDSHARE_POLL_SECONDS="10", CARDSHARE_MAX_POLLS="50", CARDSHARE_LEASE_SECONDS="300"))
-    assert loaded.limits.lease_seconds == 10 * (50 + loaded.limits.max_rounds) + 60
-
-
 def test_defaults_for_the_limits_and_the_gates() -> None:
     loaded = load_settings(env())
-    assert loaded.limits == Limits(poll_seconds=5, max_polls=24, max_rounds=3, lease_seconds=300)
-    assert loaded.limits.lease_waits == 61
-    assert loaded.gates == GateConfig(DEFAULT_REQUIRED_FIELDS, (), Enforcement.ALERT)
+    assert loaded.limits == Limits(poll_seconds=5, max_polls=24, max_rounds=3, quiet_seconds=2, max_defers=10)
+    # Without ApproverAccountIds only the model-card account's own people may approve.
+    assert loaded.gates == GateConfig(DEFAULT_REQUIRED_FIELDS, (), frozenset({ACCOUNT}), Enforcement.ALERT, 120)
+
+
+def test_the_evidence_wait_and_the_quiet_period_come_from_their_variables() -> None:
+    loaded = load_settings(env(CARDSHARE_EVIDENCE_WAIT_SECONDS="45", CARDSHARE_QUIET_SECONDS="7"))
+    assert loaded.gates.evidence_wait_seconds == 45
+    assert loaded.limits.quiet_seconds == 7
 
 
 def test_gates_come_from_their_variables() -> None:
     loaded = load_settings(
         env(
             CARDSHARE_REQUIRED_FIELDS="model_overview.model_owner, training_details.training_job_details",
-            CARDSHARE_APPROVERS="arn:aws:iam::*:role/ModelApprover*,"
+            CARDSHARE_APPROVERS="arn:aws:iam::444455556666:role/ModelApprover*,"
             "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-1/jane",
+            CARDSHARE_APPROVER_ACCOUNTS="444455556666, 123456789012",
             CARDSHARE_ENFORCEMENT="revert",
         )
     )
     assert loaded.gates == GateConfig(
         ("model_overview.model_owner", "training_details.training_job_details"),
-        ("arn:aws:iam::*:role/ModelApprover*", "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-1/jane"),
+        (
+            "arn:aws:iam::444455556666:role/ModelApprover*",
+            "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-1/jane",
+        ),
+        frozenset({"444455556666", ACCOUNT}),
         Enforcement.REVERT,
+        120,
     )
     assert loaded.ledger_table == LEDGER_TABLE
+
+
+@pytest.mark.parametrize(
+    "variable", ["CARDSHARE_EVIDENCE_WAIT_SECONDS", "CARDSHARE_QUIET_SECONDS", "CARDSHARE_APPROVER_ACCOUNTS"]
+)
+def test_an_empty_variable_reads_as_unset(variable: str) -> None:
+    assert load_settings(env(**{variable: ""})) == load_settings(env())
+
+
+def test_the_removed_lease_variable_is_ignored() -> None:
+    # A stack updated from before the redesign may still set it; it no longer means anything.
+    assert load_settings(env(CARDSHARE_LEASE_SECONDS="5m")) == load_settings(env())
 
 
 def test_region_falls_back_to_aws_default_region() -> None:
@@ -721,17 +920,34 @@ def test_settings_read_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) ->
         pytest.param({"CARDSHARE_POLL_SECONDS": "-1"}, "CARDSHARE_POLL_SECONDS", id="poll-below-minimum"),
         pytest.param({"CARDSHARE_MAX_POLLS": "0"}, "CARDSHARE_MAX_POLLS", id="polls-below-minimum"),
         pytest.param({"CARDSHARE_MAX_ROUNDS": "0"}, "CARDSHARE_MAX_ROUNDS", id="rounds-below-minimum"),
-        pytest.param({"CARDSHARE_LEASE_SECONDS": "5m"}, "CARDSHARE_LEASE_SECONDS", id="lease-not-int"),
-        pytest.param({"CARDSHARE_LEASE_SECONDS": "29"}, "CARDSHARE_LEASE_SECONDS", id="lease-below-minimum"),
+        pytest.param(
+            {"CARDSHARE_EVIDENCE_WAIT_SECONDS": "2m"}, "CARDSHARE_EVIDENCE_WAIT_SECONDS", id="evidence-wait-not-int"
+        ),
+        pytest.param(
+            {"CARDSHARE_EVIDENCE_WAIT_SECONDS": "0"},
+            "CARDSHARE_EVIDENCE_WAIT_SECONDS",
+            id="evidence-wait-below-minimum",
+        ),
         pytest.param({"CARDSHARE_LEDGER_TABLE": None}, "CARDSHARE_LEDGER_TABLE", id="ledger-missing"),
         pytest.param({"CARDSHARE_LEDGER_TABLE": ""}, "CARDSHARE_LEDGER_TABLE", id="ledger-empty"),
         pytest.param({"CARDSHARE_REQUIRED_FIELDS": "model overview"}, "CARDSHARE_REQUIRED_FIELDS", id="field-bad"),
         pytest.param({"CARDSHARE_APPROVERS": "ModelApprover"}, "CARDSHARE_APPROVERS", id="approver-not-arn"),
+        pytest.param(
+            {"CARDSHARE_APPROVERS": "arn:aws:iam::*:role/ModelApprover"},
+            "CARDSHARE_APPROVERS",
+            id="approver-any-account",
+        ),
+        pytest.param(
+            {"CARDSHARE_APPROVER_ACCOUNTS": "123456789012,prod"},
+            "CARDSHARE_APPROVER_ACCOUNTS",
+            id="approver-account-not-an-id",
+        ),
         pytest.param({"CARDSHARE_ENFORCEMENT": "block"}, "CARDSHARE_ENFORCEMENT", id="enforcement-unknown"),
     ],
 )
 def test_bad_environment_names_the_variable(changes: dict[str, str | None], variable: str) -> None:
-    with pytest.raises(ConfigError, match=rf"^{variable}: "):
+    # The gate settings name the template parameter too: "ApprovalEnforcement (CARDSHARE_ENFORCEMENT): ...".
+    with pytest.raises(ConfigError, match=rf"^([A-Za-z]+ \()?{variable}\)?: "):
         load_settings(env(**changes))
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from cardshare.events import CardEvent, InvalidEventError, parse_card_arn, parse_event
+from cardshare.events import MAX_EVENT_BYTES, CardEvent, InvalidEventError, parse_card_arn, parse_event
+from cardshare.identity import Actor
 from cardshare.status import CardStatus
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -65,6 +66,9 @@ def test_every_sample_is_valid_json_with_the_envelope_fields() -> None:
         )
 
 
+USER = Actor(user_profile="arn:aws:sagemaker:us-east-1:111122223333:user-profile/user", domain="us-east-1")
+
+
 def test_reference_event_is_accepted_in_its_own_account_and_region() -> None:
     parsed = parse_event(load(REFERENCE), "111122223333", "us-east-1")
     assert parsed == CardEvent(
@@ -75,6 +79,9 @@ def test_reference_event_is_accepted_in_its_own_account_and_region() -> None:
         version=2,
         # detail.LastModifiedTime "2022-12-03T00:09:44.893854735Z", nanoseconds cut to microseconds
         modified_at=datetime(2022, 12, 3, 0, 9, 44, 893854, tzinfo=UTC).timestamp(),
+        modified_by=USER,
+        created_by=USER,
+        created_at=datetime(2022, 12, 3, 0, 9, 33, 84000, tzinfo=UTC).timestamp(),
     )
     assert parsed.card.name == "example-card"
     assert parsed.card.account == "111122223333"
@@ -236,3 +243,129 @@ def test_parse_event_does_not_modify_the_event() -> None:
 
 def test_invalid_event_error_is_a_value_error() -> None:
     assert issubclass(InvalidEventError, ValueError)
+
+
+# ---- who changed the card, and when it was created --------------------------------------------------
+
+LEAD = "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-cardshare0001/lead-data-scientist"
+
+
+def test_the_samples_say_who_changed_and_who_created_the_card() -> None:
+    parsed = parse_event(load("card-approved.json"), ACCOUNT, REGION)
+    lead = Actor(user_profile=LEAD, domain="d-cardshare0001")
+    assert parsed.modified_by == parsed.created_by == lead
+    assert parsed.created_at == datetime(2022, 12, 3, 0, 9, 33, 84000, tzinfo=UTC).timestamp()
+    assert parsed.modified_at == datetime(2022, 12, 3, 0, 9, 44, 893854, tzinfo=UTC).timestamp()
+
+
+def test_an_iam_identity_is_read_with_its_role_session_and_source_identity() -> None:
+    def iam(event: dict[str, Any]) -> None:
+        event["detail"]["LastModifiedBy"] = {
+            "IamIdentity": {
+                "Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/ModelApprover/jane",
+                "PrincipalId": "AROAEXAMPLE:jane",
+                "SourceIdentity": "jane@example.com",
+            }
+        }
+        event["detail"]["CreatedBy"] = {"IamIdentity": {"Arn": f"arn:aws:iam::{ACCOUNT}:user/bob"}}
+        event["detail"]["CreationTime"] = "2026-11-28T08:00:00.5Z"
+
+    parsed = parse_event(variant(iam), ACCOUNT, REGION)
+    assert parsed.modified_by == Actor(
+        principal=f"arn:aws:sts::{ACCOUNT}:assumed-role/ModelApprover/jane",
+        role=f"arn:aws:iam::{ACCOUNT}:role/ModelApprover",
+        session="jane",
+        source_identity="jane@example.com",
+    )
+    assert parsed.modified_by.account == ACCOUNT
+    assert parsed.created_by == Actor(principal=f"arn:aws:iam::{ACCOUNT}:user/bob")
+    assert parsed.created_at == datetime(2026, 11, 28, 8, 0, 0, 500000, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    "context",
+    [None, {}, "arn:aws:iam::123456789012:user/bob", {"IamIdentity": "bob"}, {"IamIdentity": {"Arn": ""}}, []],
+    ids=["null", "empty", "a-string", "identity-a-string", "empty-arn", "a-list"],
+)
+def test_a_user_context_naming_nobody_reads_as_unknown(context: object) -> None:
+    def set_context(event: dict[str, Any]) -> None:
+        event["detail"]["LastModifiedBy"] = context
+        event["detail"]["CreatedBy"] = context
+
+    parsed = parse_event(variant(set_context), ACCOUNT, REGION)
+    assert parsed.modified_by is None
+    assert parsed.created_by is None
+    assert parsed.status is CardStatus.APPROVED  # the event is still acted on
+
+
+def test_missing_authorship_and_creation_time_are_none() -> None:
+    def strip(event: dict[str, Any]) -> None:
+        for key in ("LastModifiedBy", "CreatedBy", "CreationTime"):
+            event["detail"].pop(key)
+
+    parsed = parse_event(variant(strip), ACCOUNT, REGION)
+    assert (parsed.modified_by, parsed.created_by, parsed.created_at) == (None, None, None)
+
+
+def test_an_unparsable_creation_time_is_none() -> None:
+    parsed = parse_event(variant(lambda e: e["detail"].update(CreationTime="yesterday")), ACCOUNT, REGION)
+    assert parsed.created_at is None
+
+
+def test_without_a_detail_time_the_change_is_dated_by_the_event() -> None:
+    parsed = parse_event(variant(lambda e: e["detail"].pop("LastModifiedTime")), ACCOUNT, REGION)
+    assert parsed.modified_at == datetime(2026, 11, 28, 9, 0, tzinfo=UTC).timestamp()
+
+
+# ---- oversized events ------------------------------------------------------------------------------
+
+
+def test_an_event_over_16_kb_is_rejected_with_a_short_message() -> None:
+    event = variant(lambda e: e["detail"].update(Padding="x" * MAX_EVENT_BYTES))
+    with pytest.raises(InvalidEventError, match=r"^event: \d+ bytes, more than the 16384") as raised:
+        parse_event(event, ACCOUNT, REGION)
+    assert len(str(raised.value)) < 300
+
+
+def test_an_event_just_under_the_limit_is_accepted() -> None:
+    event = load("card-approved.json")
+    room = MAX_EVENT_BYTES - len(json.dumps(event)) - len(', "Padding": ""')
+    event["detail"]["Padding"] = "x" * room
+    assert len(json.dumps(event)) == MAX_EVENT_BYTES
+    assert parse_event(event, ACCOUNT, REGION).status is CardStatus.APPROVED
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(128, True), (129, False), (10_000, False)])
+def test_an_id_over_128_characters_is_rejected_with_a_short_message(length: int, accepted: bool) -> None:
+    event = variant(lambda e: e.update(id="i" * length))
+    if accepted:
+        assert parse_event(event, ACCOUNT, REGION).event_id == "i" * length
+        return
+    with pytest.raises(InvalidEventError, match=rf"^id: {length} characters, more than 128") as raised:
+        parse_event(event, ACCOUNT, REGION)
+    assert len(str(raised.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        pytest.param(lambda e: e.update(source="s" * 10_000), "source", id="source"),
+        pytest.param(lambda e: e.update({"detail-type": "d" * 10_000}), "detail-type", id="detail-type"),
+        pytest.param(lambda e: e.update(account="9" * 10_000), "account", id="account"),
+        pytest.param(lambda e: e.update(region="r" * 10_000), "region", id="region"),
+        pytest.param(lambda e: e.update(resources=["arn:" + "a" * 10_000]), "resources[0]", id="resource"),
+        pytest.param(lambda e: e["detail"].update(ModelCardName="n" * 10_000), "detail.ModelCardName", id="name"),
+        pytest.param(
+            lambda e: e["detail"].update(ModelCardStatus="s" * 10_000),
+            "detail.ModelCardStatus",
+            id="status",
+        ),
+        pytest.param(lambda e: e["detail"].update(ModelCardVersion="v" * 10_000), "detail.ModelCardVersion", id="ver"),
+    ],
+)
+def test_a_long_bad_field_is_not_echoed_in_full(change: Callable[[dict[str, Any]], object], field: str) -> None:
+    event = variant(change)
+    assert len(json.dumps(event)) < MAX_EVENT_BYTES  # rejected for the field, not for the size
+    with pytest.raises(InvalidEventError, match=rf"^{re.escape(field)}: ") as raised:
+        parse_event(event, ACCOUNT, REGION)
+    assert len(str(raised.value)) < 300

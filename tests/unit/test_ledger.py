@@ -12,10 +12,15 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
-from cardshare.cards import Card, Identity
-from cardshare.decisions import decide, failure_decision
-from cardshare.gates import GateConfig, History, LedgerUnavailableError, evaluate
-from cardshare.ledger import LEASE_KEY, DecisionLedger, from_item, to_item
+from cardshare.cards import Card
+from cardshare.decisions import Converged, decide, failure_decision
+from cardshare.evidence import Creation, Evidence, Sighting, to_ms
+from cardshare.evidence_store import EVIDENCE_KEY, EvidenceStore
+from cardshare.gate_config import GateConfig
+from cardshare.gates import evaluate
+from cardshare.identity import Actor
+from cardshare.ledger import DecisionLedger, from_item, to_item
+from cardshare.reconciler import LedgerUnavailableError
 from cardshare.status import CardStatus
 
 TABLE = "cardshare-decisions"
@@ -46,62 +51,72 @@ class FakeDynamoDB:
 class BrokenDynamoDB:
     def __init__(self, error: Exception) -> None:
         self.error = error
-        self.puts: list[dict[str, Any]] = []
 
     def query(self, **request: Any) -> dict[str, Any]:
         raise self.error
 
-    def put_item(self, **request: Any) -> dict[str, Any]:
-        self.puts.append(copy.deepcopy(request))
-        raise self.error
 
-
-class LeaseDynamoDB:
-    """put_item that records every request and succeeds."""
-
-    def __init__(self) -> None:
-        self.puts: list[dict[str, Any]] = []
-
-    def put_item(self, **request: Any) -> dict[str, Any]:
-        self.puts.append(copy.deepcopy(request))
-        return {}
-
-
-def lease_item(owner: str = EXECUTION, expires: int = 1_800_000_300) -> dict[str, Any]:
-    return {"cardArn": CARD_ARN, "decidedAt": LEASE_KEY, "owner": owner, "expiresAt": expires}
+def evidence_item(**extra: Any) -> dict[str, Any]:
+    """The card's evidence item as the plan function writes it beside the decisions."""
+    return {"cardArn": CARD_ARN, "decidedAt": EVIDENCE_KEY, "facts": {"s|1|1|Draft|"}, **extra}
 
 
 # ---- items --------------------------------------------------------------------------------------------
 
 
 def a_decision_record() -> dict[str, Any]:
-    author = Identity(iam_arn="arn:aws:sts::123456789012:assumed-role/DataScientist/alice")
-    card = Card(CARD_ARN, "Customer-Churn-Model-Card", CardStatus.APPROVED, 1, {}, author, author)
-    history = History(last_status=CardStatus.PENDING_REVIEW, version=1)
-    verdict = evaluate(card, history, GateConfig())
+    """A blocked self-approval, with the approval gate's details (nested values of every kind)."""
+    author = Actor.from_user_context(
+        {"IamIdentity": {"Arn": "arn:aws:sts::123456789012:assumed-role/DataScientist/alice"}}
+    )
+    assert author is not None
+    t0 = 1_795_000_000.0
+    card = Card(
+        CARD_ARN,
+        "Customer-Churn-Model-Card",
+        CardStatus.APPROVED,
+        1,
+        {},
+        author,
+        author,
+        modified_at=t0 + 2,
+        created_at=t0,
+        kms_key_id="alias/cards",
+    )
+    evidence = Evidence(
+        frozenset(
+            Sighting(to_ms(t0 + i), 1, status, author)
+            for i, status in enumerate((CardStatus.DRAFT, CardStatus.PENDING_REVIEW, CardStatus.APPROVED))
+        ),
+        frozenset({Creation(to_ms(t0), author)}),
+    )
+    config = GateConfig(required_fields=(), approver_accounts=frozenset({"123456789012"}))
+    verdict = evaluate(card, evidence, config, now=t0 + 86_400, final=True)
     now = datetime(2026, 11, 28, 9, 0, 1, tzinfo=UTC)
-    return decide(
-        CARD_ARN, card, verdict, history, ["dev"], [], event_id="e-1", execution=EXECUTION, now=now, config=GateConfig()
-    ).record
+    return decide(Converged(CARD_ARN, card, verdict, ["dev"], [], "e-1", EXECUTION, now, config, defers=2)).record
 
 
 def test_a_decision_record_round_trips_through_an_item() -> None:
     original = a_decision_record()
+    assert original["outcome"] == "blocked"
     item = to_item(original)
     assert item["version"] == {"N": "1"}
+    assert item["evidenceWaits"] == {"N": "2"}
     assert item["cardArn"] == {"S": CARD_ARN}
     assert item["exists"] == {"BOOL": True}
     assert item["gates"]["L"][0]["M"]["gate"] == {"S": "review"}
+    assert item["gates"]["L"][1]["M"]["details"]["M"]["reviewed"] == {"BOOL": True}
     back = from_item(json.loads(json.dumps(item)))  # what DynamoDB hands back
     assert back == original
     assert type(back["version"]) is int
     assert all(isinstance(gate, dict) for gate in back["gates"])
+    assert back["gates"][1]["details"]["authors"] == [original["actor"]]
 
 
 def test_none_values_are_left_out_of_the_item() -> None:
-    item = to_item({"cardArn": CARD_ARN, "version": None, "status": None, "previousStatus": "Draft"})
-    assert set(item) == {"cardArn", "previousStatus"}
-    assert from_item(item) == {"cardArn": CARD_ARN, "previousStatus": "Draft"}
+    item = to_item({"cardArn": CARD_ARN, "version": None, "kmsKeyId": None, "effectiveStatus": "Draft"})
+    assert set(item) == {"cardArn", "effectiveStatus"}
+    assert from_item(item) == {"cardArn": CARD_ARN, "effectiveStatus": "Draft"}
 
 
 def test_a_failure_record_round_trips_without_its_missing_fields() -> None:
@@ -236,18 +251,19 @@ def test_from_session_builds_a_dynamodb_client() -> None:
     assert ledger.latest(CARD_ARN) == record(1)
 
 
-def test_latest_skips_the_lease_item() -> None:
-    client = FakeDynamoDB([lease_item(), record(1)])
+def test_latest_skips_the_evidence_item() -> None:
+    client = FakeDynamoDB([evidence_item(), record(1)])
     assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(1)
 
 
-def test_a_card_with_only_its_lease_has_no_latest() -> None:
-    client = FakeDynamoDB([record(2, "failed"), lease_item()])
+def test_a_card_with_only_its_evidence_has_no_latest() -> None:
+    client = FakeDynamoDB([record(2, "failed"), evidence_item()])
     assert DecisionLedger(client, TABLE).latest(CARD_ARN) is None
 
 
-def test_the_lease_item_is_skipped_even_if_it_carried_an_outcome() -> None:
-    client = FakeDynamoDB([{**lease_item(), "outcome": "shared"}], [record(1)])
+@pytest.mark.parametrize("key", [EVIDENCE_KEY, "#lease", "#alerts", "#"])
+def test_every_reserved_item_is_skipped_even_if_it_carried_an_outcome(key: str) -> None:
+    client = FakeDynamoDB([{**evidence_item(), "decidedAt": key, "outcome": "shared"}], [record(1)])
     assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(1)
     assert len(client.requests) == 2
 
@@ -258,68 +274,15 @@ def test_items_without_an_outcome_are_skipped() -> None:
     assert DecisionLedger(client, TABLE).latest(CARD_ARN) == record(2)
 
 
-def test_the_lease_key_sorts_before_every_decision() -> None:
-    # Newest first, the lease comes last: it never hides the newest decision on the first page.
-    assert LEASE_KEY == "#lease"
+def test_the_evidence_key_sorts_before_every_decision() -> None:
+    # Newest first, the evidence comes last: it never hides the newest decision on the first page.
+    assert EVIDENCE_KEY.startswith("#")
     for decided_at in (record(0)["decidedAt"], "0000-01-01T00:00:00+00:00#x", "1970-01-01T00:00:00Z#run"):
-        assert decided_at > LEASE_KEY
+        assert decided_at > EVIDENCE_KEY
 
 
-# ---- acquire ----------------------------------------------------------------------------------------------
-
-
-def test_acquire_puts_the_lease_on_condition_that_nobody_else_holds_it() -> None:
-    client = LeaseDynamoDB()
-    assert DecisionLedger(client, TABLE).acquire(CARD_ARN, EXECUTION, 1_800_000_000.75, 300) is True
-    (request,) = client.puts
-    assert request == {
-        "TableName": TABLE,
-        "Item": {
-            "cardArn": {"S": CARD_ARN},
-            "decidedAt": {"S": LEASE_KEY},
-            "owner": {"S": EXECUTION},
-            "expiresAt": {"N": "1800000300"},
-        },
-        "ConditionExpression": "attribute_not_exists(cardArn) OR expiresAt < :now OR #owner = :me",
-        "ExpressionAttributeNames": {"#owner": "owner"},
-        "ExpressionAttributeValues": {":now": {"N": "1800000000"}, ":me": {"S": EXECUTION}},
-    }
-    assert from_item(request["Item"]) == lease_item()
-
-
-def test_acquire_held_by_another_execution_is_false() -> None:
-    refused = ClientError(
-        {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}}, "PutItem"
-    )
-    client = BrokenDynamoDB(refused)
-    assert DecisionLedger(client, TABLE).acquire(CARD_ARN, EXECUTION, 1_800_000_000, 300) is False
-    assert len(client.puts) == 1
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no table"}}, "PutItem"),
-        ClientError({"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, "PutItem"),
-        ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutItem"),
-        ClientError({"Error": {"Message": "no code"}}, "PutItem"),
-        EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
-    ],
-    ids=["no-table", "denied", "throttled", "no-code", "no-endpoint"],
-)
-def test_an_unwritable_ledger_raises_ledger_unavailable_naming_the_table(error: Exception) -> None:
-    with pytest.raises(LedgerUnavailableError, match=TABLE) as raised:
-        DecisionLedger(BrokenDynamoDB(error), TABLE).acquire(CARD_ARN, EXECUTION, 1_800_000_000, 300)
-    assert raised.value.__cause__ is error
-
-
-def test_other_errors_of_acquire_are_not_mistaken_for_an_unavailable_ledger() -> None:
-    with pytest.raises(TypeError):
-        DecisionLedger(BrokenDynamoDB(TypeError("a bug")), TABLE).acquire(CARD_ARN, EXECUTION, 1_800_000_000, 300)
-
-
-def test_the_lease_condition_against_dynamodb() -> None:
-    """The condition as DynamoDB (moto) evaluates it: free, held, re-entrant, expired."""
+def test_latest_beside_the_evidence_in_dynamodb() -> None:
+    """On DynamoDB (moto): the evidence the plan merges shares the card's partition with its decisions."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
@@ -334,17 +297,13 @@ def test_the_lease_condition_against_dynamodb() -> None:
             ],
             BillingMode="PAY_PER_REQUEST",
         )
-        ledger = DecisionLedger(client, TABLE)
-        other = EXECUTION.replace("run-1", "run-2")
-        now = 1_800_000_000
-        assert ledger.acquire(CARD_ARN, EXECUTION, now, 300) is True  # free
-        assert ledger.acquire(CARD_ARN, other, now + 10, 300) is False  # held
-        assert ledger.acquire(CARD_ARN, EXECUTION, now + 20, 300) is True  # its owner again (a retried round)
-        assert ledger.acquire(CARD_ARN.replace("Churn", "Fraud"), other, now + 20, 300) is True  # another card
-        # The retried round renewed the lease: it runs to now + 320, not now + 300.
-        assert ledger.acquire(CARD_ARN, other, now + 310, 300) is False
-        assert ledger.acquire(CARD_ARN, other, now + 320, 300) is False  # expiring, not expired
-        assert ledger.acquire(CARD_ARN, other, now + 321, 300) is True  # a crashed owner's lease expired
-        assert ledger.acquire(CARD_ARN, EXECUTION, now + 330, 300) is False  # and now the other holds it
+        ledger, store = DecisionLedger(client, TABLE), EvidenceStore(client, TABLE)
+        sighting = Sighting(1_795_000_000_000, 1, CardStatus.DRAFT, None)
+        store.merge(CARD_ARN, Evidence(frozenset({sighting})))
+        assert ledger.latest(CARD_ARN) is None  # only the evidence so far
         client.put_item(TableName=TABLE, Item=to_item(record(1)))
+        client.put_item(TableName=TABLE, Item=to_item(record(2, "failed")))
         assert ledger.latest(CARD_ARN) == record(1)
+        assert store.claim_alert(CARD_ARN, "fingerprint") is True  # an alert claimed on the same item
+        assert ledger.latest(CARD_ARN) == record(1)
+        assert ledger.latest(CARD_ARN.replace("Churn", "Fraud")) is None

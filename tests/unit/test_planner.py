@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from template_loader import default_stages
 
-from cardshare.planner import Action, Association, AssociationStatus, Op, Plan, plan
+from cardshare.planner import PRESENT, Action, Association, AssociationStatus, Op, Plan, hold, plan
 from cardshare.policy import Stage, StageLadder, build_ladder, ladder_from_json
 from cardshare.status import CardStatus
 
@@ -249,6 +249,79 @@ def test_failed_undesired_share_is_left_alone() -> None:
     result = plan(LADDER, CardStatus.DRAFT, [Association(SHARE["prod"], S.FAILED, "old failure")])
     assert ops(result) == [("associate", "dev")]
     assert result.failed == ()
+
+
+# ---- hold: what a card keeps while its verdict waits for evidence ---------------------------------
+
+
+def test_present_is_on_the_way_in_or_in() -> None:
+    assert {S.ASSOCIATED, S.ASSOCIATING} == PRESENT
+
+
+@pytest.mark.parametrize(("status", "start"), CASES)
+def test_hold_never_adds_a_share_and_keeps_only_what_the_status_grants(status: CardStatus | None, start: Start) -> None:
+    result = hold(LADDER, status, associations(start))
+    assert all(action.op is Op.DISASSOCIATE for action in result.actions), "hold associated a share"
+    for action in result.actions:
+        name = action.stage.name
+        assert start[name] is S.ASSOCIATED
+        assert name not in DESIRED[status], "hold removed a share the status grants"
+    # Once RAM settles (and a share moving the wrong way is undone), the card holds exactly the
+    # shares it held before that the status also grants.
+    state = apply_and_settle(LADDER, start, result)
+    state = apply_and_settle(LADDER, state, hold(LADDER, status, associations(state)))
+    assert hold(LADDER, status, associations(state)).converged
+    assert associated(state) == {name for name, s in start.items() if s in PRESENT} & DESIRED[status]
+
+
+def test_hold_removes_prod_from_an_approval_still_waiting_but_does_not_add_test() -> None:
+    rows = [Association(SHARE["dev"], S.ASSOCIATED), Association(SHARE["prod"], S.ASSOCIATED)]
+    result = hold(LADDER, CardStatus.PENDING_REVIEW, rows)
+    assert ops(result) == [("disassociate", "prod")]
+    assert plan(LADDER, CardStatus.PENDING_REVIEW, rows).actions != result.actions  # plan would add test
+
+
+def test_hold_keeps_a_share_still_associating_that_the_status_grants() -> None:
+    result = hold(LADDER, CardStatus.PENDING_REVIEW, [Association(SHARE["test"], S.ASSOCIATING)])
+    assert result.actions == ()
+    assert [s.name for s in result.pending] == ["test"]
+
+
+def test_hold_does_not_retry_a_failed_association() -> None:
+    failed = Association(SHARE["test"], S.FAILED, "principal 222222222222 is not in the organization")
+    result = hold(LADDER, CardStatus.PENDING_REVIEW, [Association(SHARE["dev"], S.ASSOCIATED), failed])
+    assert result == Plan((), (), ())
+
+
+def test_hold_with_no_status_removes_everything() -> None:
+    everything = [Association(SHARE[name], S.ASSOCIATED) for name in ("dev", "test", "prod")]
+    assert ops(hold(LADDER, None, everything)) == [
+        ("disassociate", "dev"),
+        ("disassociate", "test"),
+        ("disassociate", "prod"),
+    ]
+
+
+@pytest.mark.parametrize(("status", "start"), CASES)
+def test_hold_keeping_all_touches_no_settled_share_and_adds_none(status: CardStatus | None, start: Start) -> None:
+    """While the card is still changing: whatever its status, keep what it has, add nothing."""
+    result = hold(LADDER, status, associations(start), keep_all=True)
+    assert result == hold(LADDER, None, associations(start), keep_all=True)  # the status does not matter
+    assert result.actions == (), "a card still changing lost or gained a share"
+    assert [s.name for s in result.pending] == [n for n, st in start.items() if st in (S.ASSOCIATING, S.DISASSOCIATING)]
+    assert result.failed == ()
+
+
+def test_hold_keeping_all_waits_out_a_share_moving_out() -> None:
+    result = hold(LADDER, CardStatus.DRAFT, [Association(SHARE["prod"], S.DISASSOCIATING)], keep_all=True)
+    assert result.actions == ()
+    assert [s.name for s in result.pending] == ["prod"]
+
+
+def test_hold_ignores_foreign_shares() -> None:
+    rows = [Association(FOREIGN_SHARE, S.ASSOCIATED), Association(SHARE["prod"], S.ASSOCIATED)]
+    assert ops(hold(LADDER, CardStatus.ARCHIVED, rows)) == []
+    assert ops(hold(LADDER, CardStatus.DRAFT, rows)) == [("disassociate", "prod")]
 
 
 # ---- any ladder, not just the default one -----------------------------------------------------

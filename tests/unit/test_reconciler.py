@@ -10,10 +10,15 @@ from typing import Any
 import pytest
 from test_reconciliation import LADDER, SHARE, arn, card, rows
 
+from cardshare.cards import Card
+from cardshare.decisions import Converged, decide
 from cardshare.events import RECONCILER_SOURCE, InvalidEventError, parse_event
-from cardshare.gates import LedgerUnavailableError
+from cardshare.evidence import Evidence, Sighting
+from cardshare.gate_config import GateConfig
+from cardshare.gates import evaluate
+from cardshare.ledger import from_item, to_item
 from cardshare.planner import AssociationStatus
-from cardshare.reconciler import Report, reconcile
+from cardshare.reconciler import LedgerUnavailableError, Report, reconcile
 from cardshare.reconciliation import CardSummary, ResourceAssociation
 from cardshare.status import CardStatus
 
@@ -181,12 +186,22 @@ def test_the_repair_event_is_rejected_by_another_stack() -> None:
 
 
 def test_no_drift_no_repair_and_no_ledger_read() -> None:
-    cards = FakeCards(card("a", CardStatus.DRAFT), card("b", CardStatus.ARCHIVED))
-    shares = FakeShares(*rows("a", {"dev": S.ASSOCIATED}), *rows("b", {"prod": S.ASSOCIATED, "dev": S.DISASSOCIATED}))
+    cards = FakeCards(card("a", CardStatus.DRAFT), card("c", CardStatus.DRAFT))
+    shares = FakeShares(*rows("a", {"dev": S.ASSOCIATED}), *rows("c", {"dev": S.ASSOCIATED, "prod": S.DISASSOCIATED}))
     ledger = FakeLedger()
     report, workflow = run(cards, shares, ledger)
     assert (report.cards, report.drift, report.repairs, workflow.started) == (2, [], [], [])
     assert ledger.calls == []
+
+
+def test_a_converged_archived_card_is_checked_against_the_ledger() -> None:
+    # Archived is gated (only an approved version may stay in prod): the ledger is read even when converged.
+    cards = FakeCards(card("b", CardStatus.ARCHIVED))
+    shares = FakeShares(*rows("b", {"prod": S.ASSOCIATED, "dev": S.DISASSOCIATED}))
+    ledger = FakeLedger({arn("b"): {"status": "Archived", "effectiveStatus": "Archived"}})
+    report, workflow = run(cards, shares, ledger)
+    assert (report.drift, workflow.started) == ([], [])
+    assert ledger.calls == [arn("b")]
 
 
 def test_the_ledger_is_read_only_for_gated_or_drifted_cards() -> None:
@@ -253,3 +268,38 @@ def test_a_repair_that_cannot_start_is_reported_and_the_others_still_start() -> 
     assert len(report.drift) == 2
     assert len(report.repairs) == 1 and report.failures == [f"{arn('a')}: throttled"]
     assert list(report.started) == [arn("b")]
+
+
+def archived_without_approval_record(name: str) -> dict[str, Any]:
+    """The ledger record of a draft archived without approval, as the plan recorded it and the reconciler reads it."""
+    summary = card(name, CardStatus.ARCHIVED)
+    archived = Card(summary.arn, name, CardStatus.ARCHIVED, 1, {}, modified_at=1_795_000_001.0)
+    evidence = Evidence(
+        frozenset(
+            {
+                Sighting(1_795_000_000_000, 1, CardStatus.DRAFT, None),
+                Sighting(1_795_000_001_000, 1, CardStatus.ARCHIVED, None),
+            }
+        )
+    )
+    config = GateConfig()
+    verdict = evaluate(archived, evidence, config, now=NOW.timestamp(), final=True)
+    assert verdict.effective is None  # earned nothing: shared with no one
+    record = decide(Converged(summary.arn, archived, verdict, [], ["dev"], "e-1", "exec:run-1", NOW, config)).record
+    return from_item(to_item(record))
+
+
+def test_an_archived_card_that_earned_nothing_but_was_put_in_prod_by_hand_is_drift() -> None:
+    cards = FakeCards(card("abandoned", CardStatus.ARCHIVED))
+    shares = FakeShares(*rows("abandoned", {"prod": S.ASSOCIATED}))  # associated by hand after the decision
+    ledger = FakeLedger({arn("abandoned"): archived_without_approval_record("abandoned")})
+    report, workflow = run(cards, shares, ledger)
+    assert [(d.card_arn, d.missing, d.extra) for d in report.drift] == [(arn("abandoned"), (), ("prod",))]
+    assert len(workflow.started) == 1
+
+
+def test_an_archived_card_that_earned_nothing_is_not_drift_on_every_run() -> None:
+    cards = FakeCards(card("abandoned", CardStatus.ARCHIVED))
+    ledger = FakeLedger({arn("abandoned"): archived_without_approval_record("abandoned")})
+    report, workflow = run(cards, FakeShares(), ledger)
+    assert (report.drift, workflow.started) == ([], [])

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cardshare.gates import GATED_STATUSES
 from cardshare.planner import AssociationStatus
 from cardshare.policy import StageLadder, build_ladder
 from cardshare.reconciliation import CardSummary, Drift, ResourceAssociation, earned_from_record, find_drift
@@ -195,8 +196,12 @@ def test_vanished_cards_are_not_judged() -> None:
 # ---- what the card has earned (the governance gates, via the ledger) ------------------------------
 
 
-#: Statuses a gate can hold back (review, approval): the ledger is read for them even when converged.
-GATED = {CardStatus.PENDING_REVIEW, CardStatus.APPROVED}
+#: Statuses a gate can hold back (review, approval, archive): the ledger is read for them even when converged.
+GATED = {CardStatus.PENDING_REVIEW, CardStatus.APPROVED, CardStatus.ARCHIVED}
+
+
+def test_the_gated_statuses_are_those_of_the_gate_registry() -> None:
+    assert GATED_STATUSES == GATED
 
 
 @pytest.mark.parametrize("status", list(CardStatus), ids=lambda s: s.value)
@@ -227,6 +232,22 @@ def test_a_card_that_earned_nothing_has_every_association_extra() -> None:
         [card("c", CardStatus.DRAFT)], rows("c", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED}), earned=earned
     )
     assert (drift.missing, drift.extra) == ((), ("dev", "test"))
+
+
+def test_an_archived_card_that_earned_nothing_but_is_in_prod_is_drift() -> None:
+    # Archived without a four-eyes approval: shared with no one, so a prod association is extra.
+    earned = Earned({"abandoned": None})
+    [drift] = drift_of(
+        [card("abandoned", CardStatus.ARCHIVED)], rows("abandoned", {"prod": S.ASSOCIATED}), earned=earned
+    )
+    assert (drift.status, drift.missing, drift.extra) == (CardStatus.ARCHIVED, (), ("prod",))
+    assert earned.asked == ["abandoned"]
+
+
+def test_an_archived_card_that_earned_nothing_and_holds_nothing_is_not_drift() -> None:
+    earned = Earned({"abandoned": None})
+    assert drift_of([card("abandoned", CardStatus.ARCHIVED)], [], earned=earned) == []
+    assert earned.asked == ["abandoned"]
 
 
 def test_a_blocked_approval_shared_with_prod_by_hand_is_drift() -> None:
@@ -267,9 +288,13 @@ def test_drift_reason_and_dict() -> None:
         pytest.param(
             {"status": "PendingReview", "effectiveStatus": "Draft"}, CardStatus.APPROVED, id="record-of-another-status"
         ),
-        pytest.param({"status": "Approved", "effectiveStatus": None}, CardStatus.APPROVED, id="no-effective-status"),
-        pytest.param({"status": "Approved"}, CardStatus.APPROVED, id="effective-status-absent"),
+        # A decision about this status that shares nothing (the ledger item leaves the None out).
+        pytest.param({"status": "Archived", "effectiveStatus": None}, None, id="no-effective-status"),
+        pytest.param({"status": "Archived"}, None, id="effective-status-absent"),
+        # A failed execution decided nothing: the card's own status stands.
+        pytest.param({"status": "Archived", "outcome": "failed"}, CardStatus.ARCHIVED, id="failed-record"),
     ],
 )
-def test_earned_from_record(record: dict[str, Any] | None, expected: CardStatus) -> None:
-    assert earned_from_record(card("c", CardStatus.APPROVED), record) is expected
+def test_earned_from_record(record: dict[str, Any] | None, expected: CardStatus | None) -> None:
+    status = CardStatus(record["status"]) if record and record.get("status") == "Archived" else CardStatus.APPROVED
+    assert earned_from_record(card("c", status), record) is expected

@@ -13,8 +13,8 @@ import pytest
 from moto.events.models import EventPattern
 from template_loader import ROOT, load_template
 
-from cardshare.gates import GateConfig, parse_gate_config
-from cardshare.ledger import LEASE_KEY
+from cardshare.evidence_store import EVIDENCE_KEY
+from cardshare.gate_config import GateConfig, RawGateSettings, parse_gate_config
 from cardshare.policy import Access, ladder_from_json
 from cardshare.settings import load_settings
 
@@ -380,76 +380,79 @@ def test_sagemaker_actions_are_scoped_to_this_accounts_model_cards() -> None:
 
 PLAN_FUNCTION_READS = {
     "sagemaker:DescribeModelCard",
-    "sagemaker:ListModelCardVersions",  # the approval gate's fallback when the ledger has no record
     "ram:GetResourceShareAssociations",
-    "dynamodb:Query",  # the card's latest decision
+    "ram:ListResourceSharePermissions",  # the read-only guard on a read-only stage's share
+    "ram:GetPermission",
+    "dynamodb:GetItem",  # the card's evidence, when a round has no new fact
 }
 
 
-def test_plan_function_only_reads_besides_taking_its_lease() -> None:
+def test_plan_function_only_reads_besides_merging_evidence() -> None:
     actions = {a for holder, s in statements() if holder == "PlanCardFunction" for a in as_list(s["Action"])}
-    # Its one write is the card's lease (a conditional PutItem); the workflow does the rest.
-    assert actions - PLAN_FUNCTION_READS == {"dynamodb:PutItem"}
+    # Its one write is ADD to the card's evidence set; the workflow does the rest.
+    assert actions - PLAN_FUNCTION_READS == {"dynamodb:UpdateItem"}
     assert actions >= PLAN_FUNCTION_READS
 
 
-def test_plan_function_reads_and_leases_only_the_stacks_ledger() -> None:
+def test_plan_function_touches_only_the_stacks_ledger_table() -> None:
     dynamodb = [
         s
         for holder, s in statements()
         if holder == "PlanCardFunction" and any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
     ]
     (statement,) = dynamodb
-    assert sorted(as_list(statement["Action"])) == ["dynamodb:PutItem", "dynamodb:Query"]
+    assert sorted(as_list(statement["Action"])) == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert statement["Resource"] == {"Fn::GetAtt": [ledger_table_name(), "Arn"]}
 
 
-def test_only_the_state_machine_deletes_and_only_from_the_ledger() -> None:
-    deletes = [
-        (holder, s)
+def test_the_state_machine_only_appends_to_the_ledger() -> None:
+    actions = [
+        (holder, a)
         for holder, s in statements()
-        if any(a.startswith("dynamodb:") and "Delete" in a for a in as_list(s["Action"]))
+        for a in as_list(s["Action"])
+        if holder == "PromoteCardStateMachine" and a.startswith("dynamodb:")
     ]
-    assert [holder for holder, _ in deletes] == ["PromoteCardStateMachine"]
-    ((_, statement),) = deletes
-    assert as_list(statement["Action"]) == ["dynamodb:DeleteItem"]
-    assert as_list(statement["Resource"]) == [{"Fn::GetAtt": [ledger_table_name(), "Arn"]}]
+    # No DeleteItem, UpdateItem or BatchWriteItem: decisions are only ever added.
+    assert actions == [("PromoteCardStateMachine", "dynamodb:PutItem")]
+    assert not any(
+        p for p in RESOURCES["PromoteCardStateMachine"]["Properties"]["Policies"] if "DynamoDBWritePolicy" in p
+    )
 
 
-def delete_item_states() -> dict[str, dict[str, Any]]:
+def put_item_states() -> dict[str, dict[str, Any]]:
     asl = json.loads((STATE_MACHINES / "promote_card.asl.json").read_text(encoding="utf-8"))
-    return {
-        name: state
-        for name, state in asl["States"].items()
-        if str(state.get("Resource", "")).endswith(":dynamodb:deleteItem")
-    }
+    return {name: state for name, state in asl["States"].items() if ":dynamodb:" in str(state.get("Resource", ""))}
 
 
-def test_the_state_machine_deletes_nothing_but_its_own_lease() -> None:
-    states = delete_item_states()
-    assert set(states) == {"ReleaseLease", "ReleaseLeaseAfterFailure"}
+def test_every_ledger_write_is_a_conditional_put_that_never_overwrites() -> None:
+    states = put_item_states()
+    assert set(states) == {"Record", "RecordFailure"}
     for name, state in states.items():
-        parameters = state["Parameters"]
-        assert parameters["TableName"] == "${LedgerTableName}", name
-        assert parameters["Key"]["decidedAt"] == {"S": LEASE_KEY}, name  # never a decision
-        assert set(parameters["Key"]) == {"cardArn", "decidedAt"}, name
-        # Only the lease this execution holds: another execution's lease is left alone.
-        assert parameters["ConditionExpression"] == "#owner = :me", name
-        assert parameters["ExpressionAttributeNames"] == {"#owner": "owner"}, name
-        assert parameters["ExpressionAttributeValues"] == {":me": {"S.$": "$$.Execution.Id"}}, name
-        # A release that fails must not fail the run: the lease expires anyway.
-        assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.ALL"]], name
-        assert state["ResultPath"] is None, name
+        assert state["Resource"].endswith(":dynamodb:putItem"), name
+        assert state["Parameters"]["ConditionExpression"] == "attribute_not_exists(cardArn)", name
+        # A retry whose first attempt landed finds its own item: that is success, not a failure.
+        first = state["Catch"][0]
+        assert first["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"], name
+        assert first["Next"] == state["Next"], name
 
 
-def test_the_lease_is_released_by_the_card_the_plan_took_it_for() -> None:
-    states = delete_item_states()
-    assert states["ReleaseLease"]["Parameters"]["Key"]["cardArn"] == {"S.$": "$.plan.summary.card"}
-    assert states["ReleaseLease"]["Next"] == "Delivered?"
-    assert states["ReleaseLeaseAfterFailure"]["Parameters"]["Key"]["cardArn"] == {
-        "S.$": "$.failureDecision.item.cardArn.S"
-    }
-    assert states["ReleaseLeaseAfterFailure"]["Next"] == "Failed"
+def test_the_table_policy_lets_only_the_stacks_roles_write_and_nobody_delete() -> None:
+    policy = RESOURCES[ledger_table_name()]["Properties"]["ResourcePolicy"]["PolicyDocument"]
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    writers = by_sid["OnlyThisStacksRolesWrite"]
+    assert writers["Effect"] == "Deny" and writers["Principal"] == "*"
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"} <= set(writers["Action"])
+    (pattern,) = writers["Condition"]["ArnNotLike"].values()
+    assert pattern["Fn::Sub"].endswith(":role/${AWS::StackName}-*")
+    # SAM names each function's and the state machine's role <stack>-<LogicalId>Role-<suffix>.
+    deletes = by_sid["DecisionsAreAppendOnly"]
+    assert (deletes["Effect"], deletes["Principal"], "Condition" in deletes) == ("Deny", "*", False)
+    assert "dynamodb:DeleteItem" in deletes["Action"]
+
+
+def test_the_evidence_item_sorts_before_every_decision() -> None:
+    # Decisions are keyed by ISO time; '#' sorts before digits, so a newest-first query meets decisions first.
+    assert EVIDENCE_KEY.startswith("#") and EVIDENCE_KEY < "0"
 
 
 def test_rule_role_may_only_start_the_state_machine() -> None:
@@ -537,14 +540,14 @@ def test_stages_the_template_renders_with_its_defaults_are_valid() -> None:
         environment[key] = str(TEMPLATE["Parameters"][reference["Ref"]]["Default"])
     assert function_environment()["CARDSHARE_LEDGER_TABLE"] == {"Ref": ledger_table_name()}
     environment["CARDSHARE_LEDGER_TABLE"] = "cardshare-DecisionLedgerTable-1234"
-    environment["CARDSHARE_LEASE_SECONDS"] = function_environment()["CARDSHARE_LEASE_SECONDS"]
+    for key in ("CARDSHARE_EVIDENCE_WAIT_SECONDS", "CARDSHARE_QUIET_SECONDS"):
+        environment[key] = str(TEMPLATE["Parameters"][function_environment()[key]["Ref"]]["Default"])
     settings = load_settings(environment)
-    assert settings.limits.lease_seconds == 300
-    # The lease outlives the longest run the default limits allow, so it never lapses mid-run.
-    limits = settings.limits
-    assert limits.lease_seconds > limits.poll_seconds * (limits.max_polls + limits.max_rounds)
-    # The defaults are the gates' own defaults: the issue's required fields, no allow-list, alert.
-    assert settings.gates == GateConfig() == parse_gate_config(None, None, None)
+    # The defaults are the gates' own defaults: the issue's required fields, no allow-list, alert,
+    # and approvers from the model-card account only.
+    expected = parse_gate_config(RawGateSettings(), ACCOUNT, GateConfig().evidence_wait_seconds)
+    assert settings.gates == expected
+    assert settings.gates.approver_accounts == frozenset({ACCOUNT})
     assert [stage.name for stage in settings.ladder.stages] == ["dev", "test", "prod"]
     assert [stage.access for stage in settings.ladder.stages] == [
         Access.READ_WRITE,
@@ -609,10 +612,10 @@ def test_the_decisions_topic_is_encrypted() -> None:
     assert topic["Properties"].get("KmsMasterKeyId")
 
 
-def test_every_end_after_the_plan_passes_a_lease_release() -> None:
-    """Ends that skip the release leave the lease to expire; only the two that have no card to key it by."""
+def test_every_end_after_the_plan_passes_a_ledger_record() -> None:
+    """Every execution ends in exactly one decision; only the two ends that have nothing to record skip it."""
     asl = json.loads((STATE_MACHINES / "promote_card.asl.json").read_text(encoding="utf-8"))["States"]
-    releases = set(delete_item_states())
+    releases = set(put_item_states())
 
     def moves(state: dict[str, Any]) -> list[str]:
         targets = [state.get("Next"), state.get("Default")]

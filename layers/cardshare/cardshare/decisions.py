@@ -110,7 +110,10 @@ class Converged:
 
 def alert_fingerprint(card: Card, verdict: Verdict) -> str:
     """Identifies one refusal: the same block seen again by another execution is not a new alert."""
-    text = json.dumps([card.version, card.status.value, _value(verdict.effective), list(verdict.reasons)])
+    # The modification time tells a new attempt (alerted again) from the same one seen twice.
+    text = json.dumps(
+        [card.version, card.status.value, card.modified_at, _value(verdict.effective), list(verdict.reasons)]
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

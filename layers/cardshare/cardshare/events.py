@@ -126,8 +126,12 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
     if source == SOURCE or detail.get("ModelCardStatus") is not None:
         try:
             status = CardStatus.parse(detail.get("ModelCardStatus"), "detail.ModelCardStatus")
-        except ValueError as error:
-            raise InvalidEventError(str(error)) from None
+        except ValueError:
+            allowed = ", ".join(s.value for s in CardStatus)
+            raise InvalidEventError(
+                f"detail.ModelCardStatus: unknown model card status {shown(detail.get('ModelCardStatus'))} "
+                f"(expected one of {allowed})"
+            ) from None
     version = detail.get("ModelCardVersion")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise InvalidEventError(f"detail.ModelCardVersion: {shown(version)} is not a positive integer")

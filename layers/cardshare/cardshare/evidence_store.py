@@ -64,14 +64,17 @@ class EvidenceStore:
         Fails open (True) when the table cannot be written: a duplicate alert beats a lost one.
         """
         try:
-            response = self._client.update_item(
+            # A condition, not ReturnValues: whether UPDATED_OLD reports a set that did not change
+            # is not something to rely on.
+            self._client.update_item(
                 TableName=self._table,
                 Key=self._key(card_arn),
                 UpdateExpression="ADD alerts :alert",
-                ExpressionAttributeValues={":alert": {"SS": [fingerprint]}},
-                ReturnValues="UPDATED_OLD",
+                ConditionExpression="attribute_not_exists(alerts) OR NOT contains(alerts, :fingerprint)",
+                ExpressionAttributeValues={":alert": {"SS": [fingerprint]}, ":fingerprint": {"S": fingerprint}},
             )
-        except (ClientError, BotoCoreError):
+        except ClientError as error:
+            return error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException"
+        except BotoCoreError:
             return True
-        previous = response.get("Attributes", {}).get("alerts", {}).get("SS", [])
-        return fingerprint not in previous
+        return True

@@ -193,8 +193,13 @@ def archive_gate(given: GateInput) -> GateResult:
 
 
 def _approval_fallback(given: GateInput) -> CardStatus:
-    """A refused approval keeps review-level sharing if the card was ever seen in review, else Draft."""
-    evidence = given.evidence or Evidence()
+    """A refused approval keeps review-level sharing if the card was ever seen in review, else Draft.
+
+    Without readable evidence the approval is only withheld: review-level sharing stays.
+    """
+    if given.evidence is None:
+        return CardStatus.PENDING_REVIEW
+    evidence = given.evidence
     reviewed = any(
         s.status is CardStatus.PENDING_REVIEW and s.version <= given.card.version for s in evidence.sightings
     )

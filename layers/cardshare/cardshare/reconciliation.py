@@ -139,8 +139,13 @@ def find_drift(
     return drifts
 
 
-def earned_from_record(card: CardSummary, record: Mapping[str, Any] | None) -> CardStatus:
-    """The status a card has earned per its latest ledger record, if that record is about its status."""
-    if record and record.get("status") == card.status.value and record.get("effectiveStatus"):
-        return CardStatus.parse(record["effectiveStatus"], "effectiveStatus")
+def earned_from_record(card: CardSummary, record: Mapping[str, Any] | None) -> CardStatus | None:
+    """The status a card has earned per its latest ledger record, if that record is about its status.
+
+    A record of the card's status without an effective status says the card earned no sharing at
+    all (an archived card that was never approved).
+    """
+    if record and record.get("status") == card.status.value and record.get("outcome") != "failed":
+        effective = record.get("effectiveStatus")
+        return CardStatus.parse(effective, "effectiveStatus") if effective else None
     return card.status

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 EXTENSIONS = (
+    "sts_source_identity",
     "ram",
     "sagemaker_cards",
     "eventbridge_targets",

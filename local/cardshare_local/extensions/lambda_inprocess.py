@@ -59,8 +59,12 @@ _RUNTIME_KEYS = (
 )
 _INVOCATIONS: list[Invocation] = []
 _LOGS: dict[str, FunctionLog] = {}
-# Where function output is echoed as it is written (None: only kept, like CloudWatch Logs).
+# Where function output is echoed as it is written (None: only kept, like CloudWatch Logs). ECHO
+# should write to a stream captured before any invocation (sys.stdout is the router during one);
+# if it prints anyway, the router sends what it prints to the process's real stdout.
 ECHO: Callable[[str, str], None] | None = None
+# Set on a thread while it runs ECHO, so that ECHO's own writes never re-enter a function's log.
+_ECHOING = threading.local()
 
 
 class FunctionLog:
@@ -77,8 +81,12 @@ class FunctionLog:
         *complete, self._partial = self._partial.split("\n")
         for line in complete:
             self.lines.append(line)
-            if ECHO is not None:
-                ECHO(self.function_name, line)
+            if ECHO is not None and not _echoing():
+                _ECHOING.active = True
+                try:
+                    ECHO(self.function_name, line)
+                finally:
+                    _ECHOING.active = False
         return len(text)
 
     def flush(self) -> None:
@@ -193,8 +201,8 @@ class _StdoutRouter:
         self.running: list[FunctionLog] = []
 
     def write(self, text: str) -> int:
-        """Send to the innermost running function's log (or the process's stdout between invocations)."""
-        if self.running:
+        """Send to the innermost running function's log (the process's stdout between invocations and from ECHO)."""
+        if self.running and not _echoing():
             return self.running[-1].write(text)
         target = sys.stdout if sys.stdout is not self else sys.__stdout__
         return target.write(text) if target else len(text)
@@ -208,6 +216,10 @@ class _StdoutRouter:
 
 
 _STDOUT = _StdoutRouter()
+
+
+def _echoing() -> bool:
+    return bool(getattr(_ECHOING, "active", False))
 
 
 @contextmanager

@@ -6,6 +6,13 @@ HTTP layer, so it works under ``mock_aws`` and ``ThreadedMotoServer`` alike, and
 caller's access key) and the ``FakeModelCard.describe`` serializer. It keeps moto's storage: a
 version is still a ``FakeModelCard``; this module adds three attributes to it (``cardshare_created_by``,
 ``cardshare_last_modified_by``, ``cardshare_authored_by``).
+
+Those attributes hold the caller's UserContext as DescribeModelCard returns it: ``IamIdentity`` (Arn,
+PrincipalId, and SourceIdentity when the role session was assumed with one: recorded by the
+``sts_source_identity`` extension) and, for a SageMaker Studio user, ``DomainId``, ``UserProfileName``
+and ``UserProfileArn``. A Studio app calls AWS with its domain's execution role; locally the request
+names the user profile in the header ``x-cardshare-studio-user-profile: <DomainId>/<UserProfileName>``
+(``cardshare_local.accounts.studio_session`` sends it).
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from moto.sagemaker.models import FakeModelCard, SageMakerModelBackend, sagemake
 from moto.sagemaker.responses import SageMakerResponse
 from moto.utilities.utils import get_partition
 
+from cardshare_local.extensions.sts_source_identity import source_identity
+
 LOG = logging.getLogger(__name__)
 
 VALID_STATUSES = frozenset({"Draft", "PendingReview", "Approved", "Archived"})
@@ -43,6 +52,10 @@ _ACTION_DELETE = "sagemaker:DeleteModelCard"
 
 _CARD_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):model-card/(?P<name>.+)$")
 _CARD_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# The local stand-in for "this request comes from a Studio app of user profile <DomainId>/<UserProfileName>".
+STUDIO_USER_PROFILE_HEADER = "x-cardshare-studio-user-profile"
+# SageMaker's patterns for DomainId and UserProfileName.
+_STUDIO_USER = re.compile(r"^(?P<domain>d-(-*[a-z0-9]){1,61})/(?P<profile>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})$")
 _MAX_CONTENT = 100_000
 
 # moto is not thread-safe and Step Functions executions run in threads: read-modify-write of a card's
@@ -147,15 +160,45 @@ def _versions(backend: SageMakerModelBackend, name: str) -> list[FakeModelCard]:
 
 
 def _caller_context(response: SageMakerResponse) -> dict[str, Any]:
-    """The UserContext AWS records for an IAM caller, found from the request's access key like STS does."""
+    """The UserContext AWS records for the caller: its IAM identity, plus its Studio user profile if any."""
+    return {**_studio_user(response), "IamIdentity": _iam_identity(response)}
+
+
+def _iam_identity(response: SageMakerResponse) -> dict[str, str]:
+    """``IamIdentity`` of the caller, found from the request's access key like STS does."""
     from moto.sts.models import sts_backends
 
     access_key = response.get_access_key()
-    sts = sts_backends[response.current_account][get_partition(response.region)]
-    user_id, arn, _ = sts.get_caller_identity(access_key, response.region)
-    principal_id = _PRINCIPAL_IDS.setdefault(access_key, user_id)
-    # SourceIdentity is set only when the role was assumed with one; moto does not record it.
-    return {"IamIdentity": {"Arn": arn, "PrincipalId": principal_id}}
+    partition = get_partition(response.region)
+    user_id, arn, _ = sts_backends[response.current_account][partition].get_caller_identity(access_key, response.region)
+    identity = {"Arn": arn, "PrincipalId": _PRINCIPAL_IDS.setdefault(access_key, user_id)}
+    # AWS sends SourceIdentity only when the role session was assumed with one.
+    source = source_identity(response.current_account, partition, access_key)
+    if source is not None:
+        identity["SourceIdentity"] = source
+    return identity
+
+
+def _studio_user(response: SageMakerResponse) -> dict[str, str]:
+    """DomainId, UserProfileArn and UserProfileName of a Studio caller; empty for any other caller."""
+    header = response.headers.get(STUDIO_USER_PROFILE_HEADER)
+    if not header:
+        return {}
+    match = _STUDIO_USER.match(header)
+    if not match:
+        # Only the local runtime sends this header: a malformed one is a bug in the caller, say so.
+        raise ValidationError(
+            f"{STUDIO_USER_PROFILE_HEADER} must be <DomainId>/<UserProfileName>, "
+            f"matching {_STUDIO_USER.pattern}; got {header!r}"
+        )
+    domain, profile = match["domain"], match["profile"]
+    partition = get_partition(response.region)
+    return {
+        "DomainId": domain,
+        "UserProfileArn": f"arn:{partition}:sagemaker:{response.region}:{response.current_account}"
+        f":user-profile/{domain}/{profile}",
+        "UserProfileName": profile,
+    }
 
 
 # --- validation ----------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class CardNotReady(Exception):
 
 
 def handler(event, context):
+    if event.get("say"):
+        print(event["say"])
     if event.get("fail"):
         raise CardNotReady("card " + event["fail"] + " is not ready")
     if event.get("unserializable"):
@@ -147,3 +149,21 @@ def test_event_invocation_runs_the_handler_and_returns_202(aws: Any) -> None:
     assert response["Payload"].read() == b""
     [invocation] = lambda_inprocess.invocations()
     assert (invocation.invocation_type, invocation.error_type) == ("Event", "CardNotReady")
+
+
+def test_an_echo_that_prints_reaches_the_real_stdout_not_the_function_log(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    echoed: list[str] = []
+
+    def echo(function: str, line: str) -> None:
+        echoed.append(line)
+        print(f"[{function}] {line}")  # sys.stdout is the runtime's log router while the handler runs
+
+    monkeypatch.setattr(lambda_inprocess, "ECHO", echo)
+    response, _ = _invoke(aws, {"say": "hello from the handler"})
+
+    assert "FunctionError" not in response
+    assert echoed == ["hello from the handler"]
+    assert lambda_inprocess.logs("plan-card") == ["hello from the handler"]
+    assert "[plan-card] hello from the handler\n" in capfd.readouterr().out
