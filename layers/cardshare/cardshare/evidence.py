@@ -106,6 +106,17 @@ class Evidence:
                 creations.add(fact)
         return cls(frozenset(sightings), frozenset(creations))
 
+    def since(self, created_at: int) -> Evidence:
+        """Only the facts about the card created at ``created_at``.
+
+        A card deleted and created again under the same name has the same ARN: what was seen of
+        the earlier card (its reviews, its approvals) must not count for the new one.
+        """
+        return Evidence(
+            frozenset(s for s in self.sightings if s.at >= created_at),
+            frozenset(c for c in self.creations if c.at >= created_at),
+        )
+
     @property
     def creators(self) -> frozenset[Actor]:
         """Who created the card (one person, unless reads disagree)."""

@@ -234,6 +234,8 @@ def evaluate(
     """
     if card is None:
         return Verdict(None, None)
+    if evidence is not None and card.created_at is not None:
+        evidence = evidence.since(to_ms(card.created_at))
     given = GateInput(card, evidence, config, now, final)
     results: list[GateResult] = []
     for gate in GATES:
