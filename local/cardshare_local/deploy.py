@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 
+from cardshare.settings import load_settings
 from cardshare_local.extensions import lambda_inprocess
 from cardshare_local.template import Resolver, TemplateError, load_template, references
 
@@ -140,6 +141,7 @@ class Deployer:
             "AWS::URLSuffix": "amazonaws.com",
         }
         resolver = Resolver(self._template, parameters, pseudo)
+        self._preflight(Resolver(self._template, parameters, pseudo))
         self.stack = Stack(self.stack_name, self.account, self.region, dict(resolver.parameters))
         resources = self._template["Resources"]
         for logical_id in _order(self._template):
@@ -155,6 +157,31 @@ class Deployer:
             self.stack.outputs[name] = resolver.resolve(output["Value"])
         self._register_stack(resolver)
         return self.stack
+
+    def _preflight(self, resolver: Resolver) -> None:
+        """Validate every function's cardshare settings before any resource exists.
+
+        A malformed account ID, OU ARN or allow-list entry then fails with the ConfigError that
+        names it, instead of RAM's own error halfway through the deploy. Resources not created yet
+        are stood in for by placeholder names and ARNs of the right shape.
+        """
+        for logical_id, spec in self._template["Resources"].items():
+            kind = spec["Type"].split("::")
+            placeholder = (
+                f"arn:aws:{kind[1].lower()}:{self.region}:{self.account}:{kind[-1].lower()}/preflight-{logical_id}"
+            )
+            if spec["Type"] == "AWS::RAM::ResourceShare":
+                placeholder = f"arn:aws:ram:{self.region}:{self.account}:resource-share/preflight-{logical_id}"
+            resolver.refs[logical_id] = placeholder
+            for attribute in ("Arn", "TopicName", "QueueName", "QueueUrl", "Name"):
+                resolver.attributes[(logical_id, attribute)] = placeholder
+        for logical_id, spec in self._template["Resources"].items():
+            if spec["Type"] != "AWS::Serverless::Function":
+                continue
+            props = resolver.resolve(_merge_globals(self._template, "Function", spec["Properties"]))
+            environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+            if "CARDSHARE_STAGES" in environment:
+                load_settings({**environment, "AWS_REGION": self.region})
 
     def _register_stack(self, resolver: Resolver) -> None:
         """Make the deployed stack visible to CloudFormation's API (describe-stacks and its Outputs).

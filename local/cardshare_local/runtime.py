@@ -84,7 +84,8 @@ class LocalAws:
     def executions(self) -> list[dict[str, Any]]:
         """Every execution of the workflow, oldest first, described."""
         sfn = self.session().client("stepfunctions")
-        listed = sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=self.state_machine_arn)
+        listed = [execution for page in pages for execution in page["executions"]]
         return sorted(
             (sfn.describe_execution(executionArn=e["executionArn"]) for e in listed),
             key=lambda e: e["startDate"],

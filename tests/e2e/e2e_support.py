@@ -138,7 +138,8 @@ class Executions:
 
     def _listed(self) -> list[dict[str, Any]]:
         sfn = client(self.system, "stepfunctions")
-        return list(sfn.list_executions(stateMachineArn=self.system.state_machine_arn)["executions"])
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=self.system.state_machine_arn)
+        return [execution for page in pages for execution in page["executions"]]
 
     def new(self, timeout: float = 60.0) -> list[dict[str, Any]]:
         """Wait until nothing runs; return the executions not handed out before, oldest first."""

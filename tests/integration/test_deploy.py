@@ -13,15 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 from template_loader import load_template
 
-from cardshare.policy import Access
+from cardshare.policy import Access, ConfigError
 from cardshare.settings import load_settings
 from cardshare.status import CardStatus
 from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT
 from cardshare_local.extensions import ram as ram_ext
-from cardshare_local.runtime import LOCAL_PARAMETERS, PLAN_FUNCTION, LocalAws, local_aws
+from cardshare_local.runtime import LOCAL_PARAMETERS, PLAN_FUNCTION, LocalAws, deploy_local, local_aws
 from cardshare_local.template import TemplateError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,6 +257,28 @@ def test_bad_parameters_are_rejected(parameters: dict[str, str], message: str) -
     with pytest.raises(TemplateError) as raised, local_aws(parameters):
         pass
     assert str(raised.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"DevAccountIds": "12345"}, r"stages\[0\] \(dev\)\.principals: '12345' is not a 12-digit account ID"),
+        (
+            {"TestAccountIds": "arn:aws:organizations::123456789012:ou/o-bad/ou-x"},
+            r"stages\[1\] \(test\)\.principals: .*ou-x' is not",
+        ),
+        ({"ApproverAllowList": "arn:aws:iam::*:role/ModelApprover"}, r"^ApproverAllowList \(CARDSHARE_APPROVERS\)"),
+        ({"ApproverAccountIds": "dev"}, r"^ApproverAccountIds \(CARDSHARE_APPROVER_ACCOUNTS\): 'dev'"),
+    ],
+    ids=["account-id", "ou-arn", "wildcard-approver-account", "approver-account"],
+)
+def test_bad_settings_fail_before_any_resource_exists(parameters: dict[str, str], message: str) -> None:
+    with mock_aws():
+        with pytest.raises(ConfigError, match=message):
+            deploy_local(parameters)
+        ram = boto3.client("ram", region_name=REGION)
+        assert ram.get_resource_shares(resourceOwner="SELF")["resourceShares"] == []
+        assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
 
 
 # ---- a changed copy of the template -------------------------------------------------------------------
