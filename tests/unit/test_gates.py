@@ -21,9 +21,10 @@ from governance_world import (
 from cardshare.approval import Check, Question, judge_approval
 from cardshare.cards import Card
 from cardshare.evidence import Creation, Evidence, Sighting
-from cardshare.gate_config import GateConfig
+from cardshare.gate_config import GateConfig, RawGateSettings, parse_gate_config
 from cardshare.gates import GATED_STATUSES, GATES, evaluate
 from cardshare.identity import Actor
+from cardshare.policy import ConfigError
 from cardshare.status import CardStatus
 
 D, P, A, X = CardStatus.DRAFT, CardStatus.PENDING_REVIEW, CardStatus.APPROVED, CardStatus.ARCHIVED
@@ -235,3 +236,50 @@ def test_ungated_statuses_and_missing_cards(status: CardStatus | None) -> None:
         return
     result = verdict(history((0, 1, status, ALICE)))
     assert (result.effective, result.results) == (D, ())  # type: ignore[attr-defined]
+
+
+def test_without_content_edit_events_the_visible_authors_decide() -> None:
+    # The edit that made version 2 was never reported: its creation is a gap.
+    unseen_edit = history((0, 1, D, ALICE), (100, 2, P, ALICE), (200, 2, A, JANE))
+    assert approval(unseen_edit) is Check.FAIL
+    missing = replace(CONFIG, edit_events=False)
+    assert approval(unseen_edit, config=missing) is Check.PASS
+    # The submitter is still an author.
+    self_submitted = history((0, 1, D, ALICE), (100, 2, P, JANE), (200, 2, A, JANE))
+    assert approval(self_submitted, config=missing) is Check.FAIL
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (RawGateSettings(approvers="arn:aws:iam::*:role/ModelApprover"), r"^ApproverAllowList .*one 12-digit account"),
+        (RawGateSettings(approvers="ModelApprover"), r"^ApproverAllowList .*not an IAM role/user ARN"),
+        (
+            RawGateSettings(approvers="arn:aws:sagemaker:us-east-1:*:user-profile/d-1/x"),
+            r"^ApproverAllowList .*one 12-digit account",
+        ),
+        (RawGateSettings(approver_accounts="12345"), r"^ApproverAccountIds .*'12345'"),
+        (RawGateSettings(enforcement="block"), r"^ApprovalEnforcement .*'block'"),
+        (RawGateSettings(required_fields="model overview"), r"^ReviewRequiredFields .*'model overview'"),
+        (RawGateSettings(content_edit_events="sometimes"), r"^ContentEditEvents .*'sometimes'"),
+    ],
+)
+def test_bad_gate_settings_name_the_parameter(raw: RawGateSettings, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_gate_config(raw, ACCOUNT, WAIT)
+
+
+def test_gate_setting_defaults() -> None:
+    config = parse_gate_config(RawGateSettings(), ACCOUNT, WAIT)
+    assert (config.approver_accounts, config.approver_patterns, config.edit_events) == (
+        frozenset({ACCOUNT}),
+        (),
+        True,
+    )
+    listed = parse_gate_config(
+        RawGateSettings(approvers=f" arn:aws:iam::{ACCOUNT}:role/ModelApprover* ,", approver_accounts="111111111111"),
+        ACCOUNT,
+        WAIT,
+    )
+    assert listed.approver_patterns == (f"arn:aws:iam::{ACCOUNT}:role/ModelApprover*",)
+    assert listed.approver_accounts == frozenset({"111111111111"})

@@ -174,7 +174,7 @@ def judge_approval(question: Question) -> ApprovalFinding:
     missing = []
     if not reviewed:
         missing.append(f"version {q.version} was never seen in PendingReview before its approval")
-    if not complete:
+    if not complete and q.config.edit_events:
         missing.append(f"who created version {q.version} has not been seen")
     if missing:
         return _missing(q, tuple(missing), **known)

@@ -42,6 +42,13 @@ class GateConfig:
     approver_accounts: frozenset[str] = frozenset()
     enforcement: Enforcement = Enforcement.ALERT
     evidence_wait_seconds: int = 120
+    edit_events: bool = True
+    """Whether SageMaker emits a state-change event for content-only edits (unconfirmed by AWS).
+
+    When it does not, the editor who created a version is never seen, and the approval rule
+    accepts the authors it can see (the creator, the submitters) instead of refusing every later
+    version: a weaker check the README states.
+    """
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class RawGateSettings:
     approvers: str | None = None
     approver_accounts: str | None = None
     enforcement: str | None = None
+    content_edit_events: str | None = None
 
 
 def _items(value: str | None) -> tuple[str, ...]:
@@ -92,4 +100,11 @@ def parse_gate_config(raw: RawGateSettings, owner_account: str, evidence_wait_se
     mode = (raw.enforcement or Enforcement.ALERT.value).strip()
     if mode not in {e.value for e in Enforcement}:
         raise ConfigError(f"ApprovalEnforcement (CARDSHARE_ENFORCEMENT): {mode!r} is not one of alert, revert")
-    return GateConfig(fields, patterns, frozenset(accounts), Enforcement(mode), evidence_wait_seconds)
+    edits = (raw.content_edit_events or "emitted").strip()
+    if edits not in ("emitted", "missing"):
+        raise ConfigError(
+            f"ContentEditEvents (CARDSHARE_CONTENT_EDIT_EVENTS): {edits!r} is not one of emitted, missing"
+        )
+    return GateConfig(
+        fields, patterns, frozenset(accounts), Enforcement(mode), evidence_wait_seconds, edits == "emitted"
+    )

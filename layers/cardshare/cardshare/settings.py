@@ -57,6 +57,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         approvers=env.get("CARDSHARE_APPROVERS"),
         approver_accounts=env.get("CARDSHARE_APPROVER_ACCOUNTS"),
         enforcement=env.get("CARDSHARE_ENFORCEMENT"),
+        content_edit_events=env.get("CARDSHARE_CONTENT_EDIT_EVENTS"),
     )
     gates = parse_gate_config(raw, account, _int(env, "CARDSHARE_EVIDENCE_WAIT_SECONDS", 120, 1))
     ledger_table = env.get("CARDSHARE_LEDGER_TABLE", "")
