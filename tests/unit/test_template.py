@@ -576,6 +576,23 @@ def test_samconfig_environments_give_a_valid_ladder() -> None:
         ladder = ladder_from_json(parameters_to_stages(overrides), ACCOUNT)
         assert len(ladder.stages) == 3, env
 
+        def value(parameter: str, overrides: dict[str, str] = overrides) -> str:
+            return str(overrides.get(parameter, TEMPLATE["Parameters"][parameter]["Default"]))
+
+        gates = parse_gate_config(
+            RawGateSettings(
+                required_fields=value("ReviewRequiredFields"),
+                approvers=value("ApproverAllowList"),
+                approver_accounts=value("ApproverAccountIds"),
+                enforcement=value("ApprovalEnforcement"),
+                content_edit_events=value("ContentEditEvents"),
+            ),
+            ACCOUNT,
+            int(value("EvidenceWaitSeconds")),
+        )
+        # Examples name exact roles in one account: no wildcard anywhere in an allow-list entry.
+        assert all("*" not in pattern for pattern in gates.approver_patterns), env
+
 
 # ---- governance: the ledger and the topic ---------------------------------------------------------------
 
