@@ -110,3 +110,21 @@ def test_encode_round_trips(actor: Actor) -> None:
 def test_decode_refuses_what_is_not_an_actor() -> None:
     with pytest.raises(ValueError, match="not an encoded actor"):
         Actor.decode("[1, 2]")
+
+
+def test_role_names_compare_without_case() -> None:
+    # IAM keeps role names unique regardless of case, so two spellings are one role.
+    assert same_person(role_session("DataScientist", "a"), role_session("datascientist", "b"))
+
+
+@pytest.mark.parametrize(
+    ("principal", "account"),
+    [
+        (f"arn:aws:sts::{ACCOUNT}:federated-user/bob", ACCOUNT),
+        (f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT),
+        (f"arn:aws:sts::{DEV}:assumed-role/R/s", DEV),
+        ("not-an-arn", None),
+    ],
+)
+def test_the_account_of_an_actor(principal: str, account: str | None) -> None:
+    assert Actor(principal=principal).account == account

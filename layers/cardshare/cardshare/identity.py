@@ -17,6 +17,7 @@ _ASSUMED_ROLE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/(?P<session>.+)$"
 )
 _IAM = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):(?P<kind>user|role|root)(?P<path>/.*)?$")
+_FEDERATED = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):federated-user/.+$")
 _USER_PROFILE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):user-profile/(?P<rest>.+)$"
 )
@@ -45,6 +46,7 @@ class Actor:
         for value, pattern in (
             (self.principal, _ASSUMED_ROLE),
             (self.principal, _IAM),
+            (self.principal, _FEDERATED),
             (self.user_profile, _USER_PROFILE),
         ):
             match = pattern.match(value) if value else None
@@ -139,11 +141,17 @@ def same_person(a: Actor, b: Actor) -> bool:
     """
     if not a.known or not b.known:
         return False
-    if a.user_profile and a.user_profile == b.user_profile:
+    if a.user_profile and _folded(a.user_profile) == _folded(b.user_profile):
         return True
     if a.source_identity and a.source_identity == b.source_identity:
         return True
-    if a.iam_key and a.iam_key == b.iam_key:
+    if a.iam_key and _folded(a.iam_key) == _folded(b.iam_key):
         distinguished = (a.user_profile or a.source_identity) and (b.user_profile or b.source_identity)
         return not distinguished
     return False
+
+
+def _folded(arn: str | None) -> str | None:
+    # IAM role and user names are unique regardless of case; treating two spellings as one person
+    # can only refuse more, never admit an author.
+    return arn.lower() if arn else None
