@@ -175,7 +175,7 @@ class Deployer:
             resolver.refs[logical_id] = placeholder
             for attribute in ("Arn", "TopicName", "QueueName", "QueueUrl", "Name"):
                 resolver.attributes[(logical_id, attribute)] = placeholder
-        for logical_id, spec in self._template["Resources"].items():
+        for spec in self._template["Resources"].values():
             if spec["Type"] != "AWS::Serverless::Function":
                 continue
             props = resolver.resolve(_merge_globals(self._template, "Function", spec["Properties"]))
