@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
-from governance_world import ACCOUNT, ALICE, CARD_ARN, JANE, Execution, World, settings
+from governance_world import ACCOUNT, ALICE, CARD_ARN, JANE, Execution, World, _Shares, settings
 
 from cardshare.decisions import Outcome
 from cardshare.events import InvalidEventError, parse_card_arn, reconciler_event
 from cardshare.gate_config import Enforcement, GateConfig
+from cardshare.planner import Association
 from cardshare.promotion import PermissionMismatchError
 from cardshare.status import CardStatus
 
@@ -131,3 +133,21 @@ def test_a_repair_event_proves_nothing_but_the_read_does() -> None:
     assert Execution(world, repair, settings(), "repair").run().outcome is Outcome.SHARED
     stored = world.evidence[CARD_ARN]
     assert len(stored) == 2  # the read's sighting and the card's creation, nothing from the event
+
+
+def test_a_round_that_waits_for_the_card_to_stand_still_reads_no_ram(monkeypatch: pytest.MonkeyPatch) -> None:
+    world = World()
+    calls: list[str] = []
+    real = _Shares.associations
+
+    def counted(self: _Shares, card_arn: str, share_arns: Sequence[str]) -> list[Association]:
+        calls.append(card_arn)
+        return real(self, card_arn, share_arns)
+
+    monkeypatch.setattr(_Shares, "associations", counted)
+    run = Execution(world, world.create(ALICE), settings(quiet=2), "quiet")
+    assert run.step().step.verdict.hold_all
+    assert calls == []
+    world.tick(2)
+    run.run()
+    assert calls == [CARD_ARN] * len(calls) and calls  # once it acts, it reads RAM

@@ -145,6 +145,10 @@ def converge_round(
     # Associations (and every key) use the ARN SageMaker reports, not however the event spelled it.
     card_arn = card.arn if card else card_arn
     resource_arn = card_arn
+    if verdict.pending and verdict.hold_all:
+        # The card is still changing: touch nothing, so there is nothing to read in RAM either.
+        after = replace(progress, defers=progress.defers + 1)
+        return Step("wait", card_arn, card, after, verdict, [], max(1, verdict.wait_seconds))
     actual = shares.associations(resource_arn, ladder.share_arns)
     if verdict.pending:
         current = hold(ladder, None if verdict.hold_all else verdict.hold, actual, keep_all=verdict.hold_all)
