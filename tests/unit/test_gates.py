@@ -128,9 +128,19 @@ def test_an_edit_after_approval_is_a_stale_approval() -> None:
     assert (finding.check, finding.stale) == (Check.FAIL, True)
 
 
-def test_a_missing_approval_change_waits_then_fails() -> None:
-    # Approved at 200, then seen Approved again at 400: what happened between was not reported.
+def test_approving_again_makes_the_later_approver_the_one_judged() -> None:
+    # The author approves (refused), then an approver approves again: the approval judged is the last.
     evidence = history((0, 1, D, ALICE), (100, 1, P, ALICE), (200, 1, A, ALICE), (400, 1, A, JANE))
+    assert approval(evidence, now=(T0 + 500) / 1000) is Check.PENDING
+    assert approval(evidence) is Check.PASS
+    # ... and the author setting Approved again over a proper approval makes the author the approver.
+    again = history((0, 1, D, ALICE), (100, 1, P, ALICE), (200, 1, A, JANE), (400, 1, A, ALICE))
+    assert approval(again) is Check.FAIL
+
+
+def test_a_missing_approval_change_waits_then_fails() -> None:
+    # The first thing seen of version 2 is its approval: the edit that made it was not seen.
+    evidence = history((0, 1, D, ALICE), (100, 1, P, ALICE), (400, 2, A, JANE))
     assert approval(evidence, now=(T0 + 500) / 1000) is Check.PENDING
     assert approval(evidence) is Check.FAIL
 

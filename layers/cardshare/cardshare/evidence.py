@@ -8,8 +8,8 @@ concurrent executions merge instead of racing, and a late or duplicate event add
 What happened is then read from the set ordered by *when it happened*, never by when cardshare
 processed it (:func:`changes`): a sighting at the same version with another status is a status
 change by its actor; the first sighting of version V+1 in the status V had is the content edit
-that created V+1; anything else leaves a gap, and a decision that needs what the gap hides waits
-for more evidence instead of guessing.
+that created V+1; the same state seen again later was set again; anything else leaves a gap, and
+a decision that needs what the gap hides waits for more evidence instead of guessing.
 """
 
 from __future__ import annotations
@@ -162,9 +162,10 @@ def _kind(previous: Sighting | None, sighting: Sighting, created: int | None) ->
         return Kind.GAP
     if (sighting.version, sighting.status) == (previous.version, previous.status):
         # The same change seen twice has the same modification time (up to rounding: events carry
-        # nanoseconds, reads milliseconds). A later time means the card left this state and came
-        # back through changes nobody has reported yet.
-        return None if sighting.at - previous.at <= _SAME_CHANGE_MS else Kind.GAP
+        # nanoseconds, reads milliseconds). A later time is the status set again by its actor
+        # (an approver approving twice), perhaps after changes nobody has reported yet: those
+        # arrive before the decision settles (see cardshare.approval).
+        return None if sighting.at - previous.at <= _SAME_CHANGE_MS else Kind.STATUS
     if sighting.version == previous.version:
         return Kind.STATUS
     if sighting.version < previous.version:
