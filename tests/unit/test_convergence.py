@@ -707,12 +707,24 @@ def test_promote_round_leaves_a_card_that_is_still_changing_alone() -> None:
     cards, shares, evidence = changed(0.5), FakeShares(), FakeEvidence()
     shares.set(CARD_ARN, "prod", S.ASSOCIATED)
     result = promote({"event": event(), "progress": None, "execution": EXECUTION}, cards, shares, evidence)
-    assert (result.step.next, result.step.actions) == ("wait", [])
-    assert result.step.wait_seconds == 2  # the rest of LIMITS.quiet_seconds, whole seconds
-    assert result.step.verdict.hold_all
-    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"prod"}  # nothing taken away meanwhile
+    # Nothing is granted meanwhile; prod alone goes at once, since no approval of this version is known.
+    assert result.step.next == "apply"
+    assert [(a["op"], a["stage"]) for a in result.step.actions] == [("disassociate", "prod")]
+    assert result.step.verdict.hold_all and result.step.verdict.withhold_approval
     assert [arn for arn, _ in evidence.merged] == [CARD_ARN]  # what it saw is kept all the same
     assert result.decision is None
+
+
+def test_promote_round_leaves_a_changing_draft_card_alone_without_reading_ram() -> None:
+    cards, shares, evidence = changed(0.5, CardStatus.DRAFT), FakeShares(), FakeEvidence()
+    shares.set(CARD_ARN, "test", S.ASSOCIATED)
+    # Never approved under this ARN: no stage only an approval grants can be held, nothing to check.
+    draft = event("card-draft.json")
+    result = promote({"event": draft, "progress": None, "execution": EXECUTION}, cards, shares, evidence)
+    assert (result.step.next, result.step.actions) == ("wait", [])
+    assert result.step.wait_seconds == 2  # the rest of LIMITS.quiet_seconds, whole seconds
+    assert result.step.verdict.hold_all and not result.step.verdict.withhold_approval
+    assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"test"}  # nothing taken away meanwhile
 
 
 def test_promote_round_holds_an_approval_whose_evidence_is_missing_until_it_settles() -> None:

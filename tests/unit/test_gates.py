@@ -293,3 +293,10 @@ def test_gate_setting_defaults() -> None:
     )
     assert listed.approver_patterns == (f"arn:aws:iam::{ACCOUNT}:role/ModelApprover*",)
     assert listed.approver_accounts == frozenset({"111111111111"})
+
+
+def test_an_allow_listed_role_with_a_path_matches_its_sessions() -> None:
+    # The session ARN (assumed-role/ModelApprover/jane) carries no path; the role's ARN does.
+    raw = RawGateSettings(approvers=f"arn:aws:iam::{ACCOUNT}:role/governance/ModelApprover")
+    listed = replace(parse_gate_config(raw, ACCOUNT, WAIT), evidence_wait_seconds=WAIT)
+    assert approval(PROPER, config=listed) is Check.PASS

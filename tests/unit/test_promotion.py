@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
-from governance_world import ACCOUNT, ALICE, CARD_ARN, JANE, Execution, World, _Shares, settings
+from governance_world import ACCOUNT, ALICE, BOB, CARD_ARN, JANE, Execution, World, _Shares, settings
 
 from cardshare.decisions import Outcome
 from cardshare.events import InvalidEventError, parse_card_arn, reconciler_event
@@ -151,3 +151,41 @@ def test_a_round_that_waits_for_the_card_to_stand_still_reads_no_ram(monkeypatch
     world.tick(2)
     run.run()
     assert calls == [CARD_ARN] * len(calls) and calls  # once it acts, it reads RAM
+
+
+def approved(world: World) -> None:
+    """A proper approval, settled: prod reads the card."""
+    reviewed(world)
+    Execution(world, world.set_status(JANE, A), settings(wait=WAIT), "approve").run()
+    world.tick(2)
+    assert world.shares_of() == {"dev", "test", "prod"}
+
+
+def test_an_edit_of_an_approved_card_takes_prod_away_in_the_first_round() -> None:
+    world = World()
+    approved(world)
+    run = Execution(world, world.edit(ALICE), settings(wait=WAIT, quiet=2), "edit")
+    first = run.step()
+    # Still inside the quiet period, yet prod goes: version 2 was never approved.
+    assert first.step.verdict.hold_all and first.step.verdict.withhold_approval
+    assert world.shares_of() == {"dev", "test"}
+    assert run.run().outcome is Outcome.BLOCKED
+
+
+def test_a_card_created_again_under_the_same_name_loses_prod_in_the_first_round() -> None:
+    world = World()
+    approved(world)
+    # Deleted and created again by someone else: same ARN, RAM still holds the old association.
+    run = Execution(world, world.create(BOB, A), settings(wait=WAIT, quiet=2), "again")
+    run.step()
+    assert "prod" not in world.shares_of()
+    assert run.run().outcome is Outcome.BLOCKED
+    assert "prod" not in world.shares_of()
+
+
+def test_approving_again_keeps_prod_and_raises_no_alarm() -> None:
+    world = World()
+    approved(world)
+    again = Execution(world, world.set_status(JANE, A), settings(wait=WAIT, quiet=2), "twice").run()
+    assert again.outcome is Outcome.NO_OP
+    assert world.shares_of() == {"dev", "test", "prod"}

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cardshare.cards import AssociationReader, Card, CardReader
-from cardshare.gates import Verdict
-from cardshare.planner import Op, hold, plan
+from cardshare.gates import APPROVAL_STATUSES, Verdict
+from cardshare.planner import Op, hold_shares, plan
 from cardshare.policy import StageLadder
 
 Judge = Callable[[Card | None], Verdict]
@@ -120,6 +120,16 @@ class Step:
         }
 
 
+def _held(ladder: StageLadder, verdict: Verdict) -> set[str]:
+    """The shares a waiting card may keep (it is never given more while it waits)."""
+    if not verdict.hold_all:
+        return {stage.share_arn for stage in ladder.stages_for(verdict.hold)}
+    if verdict.withhold_approval:
+        # Stages only an approval grants go at once: the version they would show was never approved.
+        return {stage.share_arn for stage in ladder.stages if stage.statuses - APPROVAL_STATUSES}
+    return set(ladder.share_arns)
+
+
 def client_token(execution: str, rounds: int, share_arn: str, op: Op) -> str:
     """A RAM clientToken stable across retries of the same call in the same execution."""
     return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{execution}|{rounds}|{share_arn}|{op.value}"))
@@ -145,13 +155,13 @@ def converge_round(
     # Associations (and every key) use the ARN SageMaker reports, not however the event spelled it.
     card_arn = card.arn if card else card_arn
     resource_arn = card_arn
-    if verdict.pending and verdict.hold_all:
+    if verdict.pending and verdict.hold_all and not verdict.withhold_approval:
         # The card is still changing: touch nothing, so there is nothing to read in RAM either.
         after = replace(progress, defers=progress.defers + 1)
         return Step("wait", card_arn, card, after, verdict, [], max(1, verdict.wait_seconds))
     actual = shares.associations(resource_arn, ladder.share_arns)
     if verdict.pending:
-        current = hold(ladder, None if verdict.hold_all else verdict.hold, actual, keep_all=verdict.hold_all)
+        current = hold_shares(ladder, _held(ladder, verdict), actual)
     else:
         current = plan(ladder, verdict.effective, actual)
     ours_failed = [a for a in current.failed if ladder.stage_for_share(a.share_arn).name in progress.added]

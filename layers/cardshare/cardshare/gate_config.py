@@ -21,6 +21,7 @@ _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 # An allow-list entry names an IAM role (or user) or a Studio user profile in one literal account:
 # a wildcard in the account field would let any account's look-alike role approve.
+_ROLE_PATH = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:role/)(?:[^*]*/)(?=[^/]+$)")
 _APPROVER = re.compile(
     r"^arn:aws[a-z-]*:(?:iam::(?P<iam>[^:]*):(?:role|user)/.+|sagemaker:[^:]+:(?P<sm>[^:]*):user-profile/.+)$"
 )
@@ -79,7 +80,9 @@ def _approver_pattern(pattern: str) -> str:
             f"ApproverAllowList (CARDSHARE_APPROVERS): {pattern!r} must name one 12-digit account; "
             "wildcards are allowed only in the role or profile name"
         )
-    return pattern
+    # A role session's ARN carries the role's name but not its path, and a role name is unique in
+    # its account whatever the path: compare without it.
+    return _ROLE_PATH.sub(r"\1", pattern)
 
 
 def parse_gate_config(raw: RawGateSettings, owner_account: str, evidence_wait_seconds: int) -> GateConfig:

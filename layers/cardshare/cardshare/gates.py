@@ -82,7 +82,9 @@ class Gate:
     check: Callable[[GateInput], GateResult]
     fallback: Callable[[GateInput], CardStatus | None]
     hold: CardStatus | None
-    """While evidence is missing, the card keeps only the shares it has that this status grants."""
+    """While evidence is missing, the card keeps only the shares it has that this status grants ..."""
+    keep_if_approved: bool = False
+    """... or all it has, when an earlier approval of the same version already passed the rule."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class Verdict:
     hold_all: bool = False
     """While pending, keep every share the card has (the card is still changing: touch nothing)."""
     wait_seconds: int = 0
+    withhold_approval: bool = False
+    """With ``hold_all``: except the stages only an approval grants, when the current version has none."""
 
     @property
     def blocked(self) -> bool:
@@ -168,6 +172,17 @@ def approval_gate(given: GateInput) -> GateResult:
     return _settle(result, given)
 
 
+def version_approved(given: GateInput) -> bool:
+    """Whether the card's current version has an approval that passes the four-eyes rule."""
+    if given.evidence is None:
+        return False
+    return any(
+        judge_approval(given.question(c.at)).check is Check.PASS
+        for c in changes(given.evidence)
+        if c.version == given.card.version and c.status is CardStatus.APPROVED and c.kind is Kind.STATUS
+    )
+
+
 def archive_gate(given: GateInput) -> GateResult:
     """An archived card stays with prod only if its version was approved under the four-eyes rule.
 
@@ -177,14 +192,14 @@ def archive_gate(given: GateInput) -> GateResult:
     if given.evidence is None:
         return _unavailable("archive", given, alerts=False)
     version = given.card.version
+    if version_approved(given):
+        return GateResult("archive", True, details={"approvedVersion": version})
     approvals = [
         c
         for c in changes(given.evidence)
         if c.version == version and c.status is CardStatus.APPROVED and c.kind is Kind.STATUS
     ]
     findings = [judge_approval(given.question(c.at)) for c in approvals]
-    if any(f.check is Check.PASS for f in findings):
-        return GateResult("archive", True, details={"approvedVersion": version})
     reason = f"version {version} was not approved under the four-eyes rule before it was archived"
     waiting = any(f.check is Check.PENDING for f in findings) or not given.settled
     wait = max([math.ceil(f.wait_ms / 1000) for f in findings] + [given.remaining])
@@ -215,13 +230,40 @@ GATES: tuple[Gate, ...] = (
         hold=None,
     ),
     Gate(
-        "approval", frozenset({CardStatus.APPROVED}), approval_gate, _approval_fallback, hold=CardStatus.PENDING_REVIEW
+        "approval",
+        frozenset({CardStatus.APPROVED}),
+        approval_gate,
+        _approval_fallback,
+        hold=CardStatus.PENDING_REVIEW,
+        # Approved again (a second click, a second approver): prod keeps the version it already had.
+        keep_if_approved=True,
     ),
     Gate("archive", frozenset({CardStatus.ARCHIVED}), archive_gate, lambda _: None, hold=CardStatus.ARCHIVED),
 )
 
 GATED_STATUSES: frozenset[CardStatus] = frozenset(s for gate in GATES for s in gate.statuses)
 """Statuses a gate can refuse: a card in one of them may be shared less than its status says."""
+
+APPROVAL_STATUSES: frozenset[CardStatus] = frozenset(
+    s for gate in GATES if gate.name in ("approval", "archive") for s in gate.statuses
+)
+"""Statuses that reach a stage only through a four-eyes approval of the card's version."""
+
+
+def withholding(card: Card, evidence: Evidence | None, config: GateConfig, now: float) -> bool:
+    """Whether stages only an approval grants must be withheld now.
+
+    They must when the current version has no approval that passes the rule (an edit made a new
+    version, or the card was created again under the same name).
+    """
+    if evidence is None:
+        return True
+    if not any(s.status in APPROVAL_STATUSES for s in evidence.sightings):
+        # Never approved or archived under this ARN: no such stage was ever granted to it.
+        return False
+    if card.created_at is not None:
+        evidence = evidence.since(to_ms(card.created_at))
+    return not version_approved(GateInput(card, evidence, config, now))
 
 
 def evaluate(
@@ -244,8 +286,15 @@ def evaluate(
         result = gate.check(given)
         results.append(result)
         if result.pending:
+            keep_all = gate.keep_if_approved and version_approved(given)
             return Verdict(
-                card.status, card.status, tuple(results), result.reasons, gate.hold, wait_seconds=result.wait_seconds
+                card.status,
+                card.status,
+                tuple(results),
+                result.reasons,
+                gate.hold,
+                hold_all=keep_all,
+                wait_seconds=result.wait_seconds,
             )
         if not result.passed:
             return Verdict(card.status, gate.fallback(given), tuple(results))

@@ -86,9 +86,14 @@ def hold(
     Used while a decision waits: nothing is granted before it is earned, and nothing the card may
     keep is taken away in the meantime.
     """
+    allowed = set(ladder.share_arns) if keep_all else {stage.share_arn for stage in ladder.stages_for(status)}
+    return hold_shares(ladder, allowed, actual)
+
+
+def hold_shares(ladder: StageLadder, allowed: set[str], actual: Iterable[Association]) -> Plan:
+    """Keep only the shares the card has among ``allowed`` (share ARNs); add none."""
     rows = list(actual)
     present = {a.share_arn for a in rows if a.status in PRESENT}
-    allowed = set(ladder.share_arns) if keep_all else {stage.share_arn for stage in ladder.stages_for(status)}
     return plan_shares(ladder, present & allowed, rows)
 
 

@@ -20,7 +20,7 @@ from cardshare.decisions import Converged, Decision, alert_fingerprint, decide
 from cardshare.events import SOURCE, CardEvent, InvalidEventError, parse_event
 from cardshare.evidence import Evidence, Observation, facts
 from cardshare.evidence_store import EvidenceUnavailableError
-from cardshare.gates import Verdict, evaluate
+from cardshare.gates import Verdict, evaluate, withholding
 from cardshare.planner import Op
 from cardshare.policy import Access, StageLadder
 from cardshare.settings import Settings
@@ -123,11 +123,13 @@ class _Judge:
         """Whether this execution has waited as often as it may (a card that never stands still)."""
         return self.defers >= self.settings.limits.max_defers
 
-    def quiet(self, card: Card) -> Verdict | None:
-        """A verdict that touches nothing while the card is still changing, else None.
+    def quiet(self, card: Card, evidence: Evidence | None) -> Verdict | None:
+        """A verdict that changes nothing while the card is still changing, else None.
 
         Acting on a status someone is about to change again would grant or take away access for
         a moment (PendingReview -> Draft -> Approved in quick succession must not remove test).
+        The one exception: stages only an approval grants go at once when the current version has
+        no valid approval (a content edit, a card created again under the same name).
         """
         quiet = self.settings.limits.quiet_seconds
         if card.modified_at is None or self.final:
@@ -136,7 +138,15 @@ class _Judge:
         if left <= 0:
             return None
         reason = f"the card changed {quiet - left:.1f}s ago; waiting {quiet}s for it to stand still"
-        return Verdict(card.status, card.status, pending=(reason,), hold_all=True, wait_seconds=math.ceil(left))
+        withhold = withholding(card, evidence, self.settings.gates, self.now.timestamp())
+        return Verdict(
+            card.status,
+            card.status,
+            pending=(reason,),
+            hold_all=True,
+            withhold_approval=withhold,
+            wait_seconds=math.ceil(left),
+        )
 
     def __call__(self, card: Card | None) -> Verdict:
         if card is None:
@@ -146,7 +156,7 @@ class _Judge:
             evidence: Evidence | None = self.ports.evidence.merge(card.arn, self.reported.merged(_observed(card)))
         except EvidenceUnavailableError:
             evidence = None
-        waiting = self.quiet(card)
+        waiting = self.quiet(card, evidence)
         if waiting is not None:
             return waiting
         return evaluate(card, evidence, self.settings.gates, now=self.now.timestamp(), final=self.final)
