@@ -21,6 +21,8 @@ from cardshare.sagemaker import ModelCards
 from cardshare.settings import Settings, load_settings
 from cardshare.stepfunctions import Workflow
 
+# Time for an event to reach the workflow and its execution to start, on top of its waits.
+_DELIVERY_MARGIN_SECONDS = 60
 logger = Logger()
 metrics = Metrics()
 
@@ -64,7 +66,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("reconciler misconfigured", extra={"reason": str(error)})
         raise
     ledger, workflow = adapters(config.ledger_table, state_machine)
-    report = reconcile(config.ladder, cards, shares, ledger, workflow, dry_run=_dry_run(event), now=datetime.now(UTC))
+    # A change younger than this is still being decided by the execution its event started.
+    in_flight = config.gates.evidence_wait_seconds + config.limits.quiet_seconds + _DELIVERY_MARGIN_SECONDS
+    report = reconcile(
+        config.ladder,
+        cards,
+        shares,
+        ledger,
+        workflow,
+        dry_run=_dry_run(event),
+        now=datetime.now(UTC),
+        in_flight_seconds=in_flight,
+    )
     for drift in report.drift:
         execution = report.started.get(drift.card_arn)
         message = "drift found (dry run: not repaired)" if report.dry_run else "repairing drift"

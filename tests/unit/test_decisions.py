@@ -352,6 +352,7 @@ def test_the_record_holds_everything_an_auditor_needs() -> None:
         "exists": True,
         "version": 1,
         "status": "Approved",
+        "modifiedAt": card.modified_at,
         "effectiveStatus": "Approved",
         "actor": BOB.principal,
         "gates": [

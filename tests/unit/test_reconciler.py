@@ -303,3 +303,45 @@ def test_an_archived_card_that_earned_nothing_is_not_drift_on_every_run() -> Non
     ledger = FakeLedger({arn("abandoned"): archived_without_approval_record("abandoned")})
     report, workflow = run(cards, FakeShares(), ledger)
     assert (report.drift, workflow.started) == ([], [])
+
+
+def approved_card(modified_at: float) -> tuple[FakeCards, FakeShares]:
+    summary = CardSummary(arn("edited"), "edited", CardStatus.APPROVED, modified_at)
+    shared = rows("edited", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED, "prod": S.ASSOCIATED})
+    return FakeCards(summary), FakeShares(*shared)
+
+
+def last_decision(modified_at: float) -> FakeLedger:
+    record = {"status": "Approved", "effectiveStatus": "Approved", "outcome": "shared", "modifiedAt": modified_at}
+    return FakeLedger({arn("edited"): record})
+
+
+def test_a_card_changed_after_its_last_decision_is_decided_again() -> None:
+    # An edit SageMaker sent no event for: the shares still match the status, the version does not.
+    decided_at = NOW.timestamp() - 3600
+    cards, shares = approved_card(decided_at + 60)
+    report, workflow = run(cards, shares, last_decision(decided_at))
+    assert [(d.card_arn, d.reason) for d in report.drift] == [(arn("edited"), "changed since its last decision")]
+    assert len(workflow.started) == 1
+
+
+def test_the_same_change_read_twice_is_not_a_change() -> None:
+    decided_at = NOW.timestamp() - 3600
+    cards, shares = approved_card(decided_at + 0.001)
+    report, _ = run(cards, shares, last_decision(decided_at))
+    assert report.drift == []
+
+
+def test_a_change_still_in_flight_is_left_to_its_execution() -> None:
+    # Approved ten seconds ago, prod not shared yet: its execution is waiting for the evidence to settle.
+    summary = CardSummary(arn("fresh"), "fresh", CardStatus.APPROVED, NOW.timestamp() - 10)
+    shares = FakeShares(*rows("fresh", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED}))
+    workflow = FakeWorkflow()
+    waiting = reconcile(
+        LADDER, FakeCards(summary), shares, FakeLedger(), workflow, dry_run=False, now=NOW, in_flight_seconds=60
+    )
+    assert (waiting.drift, workflow.started) == ([], [])
+    later = reconcile(
+        LADDER, FakeCards(summary), shares, FakeLedger(), workflow, dry_run=False, now=NOW, in_flight_seconds=5
+    )
+    assert [d.missing for d in later.drift] == [("prod",)]

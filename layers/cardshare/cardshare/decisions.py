@@ -140,6 +140,7 @@ def decide(converged: Converged) -> Decision:
         "exists": card is not None,
         "version": card.version if card else None,
         "status": _value(card.status) if card else None,
+        "modifiedAt": card.modified_at if card else None,
         "effectiveStatus": _value(verdict.effective),
         "actor": card.last_modified_by.label if card and card.last_modified_by else None,
         "gates": [result.to_dict() for result in verdict.results],

@@ -10,7 +10,14 @@ from typing import Any, Protocol
 
 from cardshare.events import parse_card_arn, reconciler_event
 from cardshare.policy import StageLadder
-from cardshare.reconciliation import CardSummary, Drift, ResourceAssociation, earned_from_record, find_drift
+from cardshare.reconciliation import (
+    CardSummary,
+    Drift,
+    ResourceAssociation,
+    changed_since_decided,
+    earned_from_record,
+    find_drift,
+)
 
 
 class CardLister(Protocol):
@@ -81,23 +88,42 @@ def reconcile(
     *,
     dry_run: bool,
     now: datetime,
+    in_flight_seconds: float = 0.0,
 ) -> Report:
     """Compare every card with its associations; unless ``dry_run``, start a repair for each drift.
 
-    AWS calls grow with pages of cards and of associations, plus one ledger read per card whose
-    associations differ from its plain status (a gate may explain it) and one start per repair.
+    A card modified less than ``in_flight_seconds`` ago is left to the executions its change
+    started (an approval waits for its evidence to settle). A gated card modified after the change
+    its latest decision judged is drift too, even when its shares match.
+
+    AWS calls grow with pages of cards and of associations, plus one ledger read per gated card and
+    per card whose associations differ from its plain status, and one start per repair.
     """
     listed = cards.list_cards()
     associations = shares.all_associations(ladder.share_arns)
+    records: dict[str, Mapping[str, Any] | None] = {}
 
     def earned(card: CardSummary) -> Any:
         try:
-            return earned_from_record(card, ledger.latest(card.arn))
+            records[card.arn] = ledger.latest(card.arn)
         except LedgerUnavailableError:
             # Without the ledger, let the workflow judge the card again (it fails closed on approvals).
             return card.status
+        return earned_from_record(card, records[card.arn])
 
     drift = find_drift(ladder, listed, associations, earned)
+    drifted = {item.card_arn for item in drift}
+    drift += [
+        Drift(card.arn, card.status, (), (), note="changed since its last decision")
+        for card in listed
+        if card.arn in records and card.arn not in drifted and changed_since_decided(card, records[card.arn])
+    ]
+    moving = {
+        card.arn
+        for card in listed
+        if card.modified_at is not None and now.timestamp() - card.modified_at < in_flight_seconds
+    }
+    drift = [item for item in drift if item.card_arn not in moving]
     report = Report(len(listed), drift, dry_run)
     if dry_run:
         return report

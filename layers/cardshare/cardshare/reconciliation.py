@@ -16,6 +16,9 @@ from cardshare.planner import PRESENT, AssociationStatus
 from cardshare.policy import StageLadder
 from cardshare.status import CardStatus
 
+# Times of one change read twice may differ by rounding (events carry nanoseconds, reads milliseconds).
+_SAME_CHANGE_SECONDS = 0.002
+
 
 @dataclass(frozen=True)
 class CardSummary:
@@ -24,6 +27,7 @@ class CardSummary:
     arn: str
     name: str
     status: CardStatus
+    modified_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,12 @@ class Drift:
     status: CardStatus | None
     missing: tuple[str, ...]
     extra: tuple[str, ...]
+    note: str = ""
 
     @property
     def reason(self) -> str:
         """One line for the log and the repair event."""
-        parts = []
+        parts = [self.note] if self.note else []
         if self.status is None:
             parts.append("card no longer exists")
         if self.missing:
@@ -137,6 +142,17 @@ def find_drift(
         if gone is not None:
             drifts.append(gone)
     return drifts
+
+
+def changed_since_decided(card: CardSummary, record: Mapping[str, Any] | None) -> bool:
+    """Whether the card was modified after the change its latest decision judged.
+
+    A content edit SageMaker sent no event for, or a lost event, leaves the card ahead of its
+    ledger even when its shares still match its status.
+    """
+    if not record or card.modified_at is None or record.get("modifiedAt") is None:
+        return False
+    return card.modified_at - float(record["modifiedAt"]) > _SAME_CHANGE_SECONDS
 
 
 def earned_from_record(card: CardSummary, record: Mapping[str, Any] | None) -> CardStatus | None:

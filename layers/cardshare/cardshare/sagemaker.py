@@ -50,7 +50,12 @@ class ModelCards:
         """Every model card of the account (ListModelCards, every page)."""
         paginator = self._client.get_paginator("list_model_cards")
         return [
-            CardSummary(summary["ModelCardArn"], summary["ModelCardName"], CardStatus.parse(summary["ModelCardStatus"]))
+            CardSummary(
+                summary["ModelCardArn"],
+                summary["ModelCardName"],
+                CardStatus.parse(summary["ModelCardStatus"]),
+                epoch(summary.get("LastModifiedTime")),
+            )
             for page in paginator.paginate()
             for summary in page.get("ModelCardSummaries", [])
         ]
