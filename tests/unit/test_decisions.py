@@ -103,6 +103,7 @@ def run(
     execution: str = EXECUTION,
     now: datetime = NOW,
     first_alert: bool = True,
+    first_change: bool = True,
     defers: int = 0,
 ) -> Decision:
     """Evaluate the gates and decide, the way promote_round does once converged."""
@@ -120,6 +121,7 @@ def run(
             config=config,
             defers=defers,
             first_alert=first_alert,
+            first_change=first_change,
         )
     )
 
@@ -716,3 +718,9 @@ def test_verdict_results_reach_the_record_in_order() -> None:
     ]
     assert decision.record["effectiveStatus"] == "PendingReview"
     assert decision.outcome is Outcome.BLOCKED
+
+
+def test_a_change_another_execution_already_reported_is_recorded_not_reported() -> None:
+    decision = run(APPROVED_BY_BOB, added=["prod"], first_change=False)
+    assert (decision.outcome, decision.notify) == (Outcome.NO_OP, False)
+    assert decision.record["sharesAdded"] == ["prod"]  # the ledger still says what this run did

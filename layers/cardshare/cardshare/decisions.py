@@ -105,7 +105,9 @@ class Converged:
     config: GateConfig
     defers: int = 0
     first_alert: bool = True
-    """False when this very block (same version, status and reasons) was already alerted."""
+    """False when this very refusal (same change of the card, same reasons) was already alerted."""
+    first_change: bool = True
+    """False when another execution already reported the same shares changed for the same card state."""
 
 
 def alert_fingerprint(card: Card, verdict: Verdict) -> str:
@@ -117,9 +119,19 @@ def alert_fingerprint(card: Card, verdict: Verdict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def change_fingerprint(card: Card, added: Sequence[str], removed: Sequence[str]) -> str:
+    """Identifies one change of shares for one card state (two executions side by side make it once)."""
+    text = json.dumps(["change", card.version, card.status.value, card.modified_at, sorted(added), sorted(removed)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 def _outcome(converged: Converged) -> Outcome:
+    # What another execution already reported (the same refusal; the same change of the same card
+    # state, made by two executions side by side) is recorded again but reported once.
     if converged.verdict.blocked and converged.first_alert:
         return Outcome.BLOCKED
+    if not converged.first_change:
+        return Outcome.NO_OP
     if converged.added:
         return Outcome.SHARED
     if converged.removed:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from cardshare.cards import AssociationReader, Card, CardReader
 from cardshare.convergence import Progress, Step, converge_round
-from cardshare.decisions import Converged, Decision, alert_fingerprint, decide
+from cardshare.decisions import Converged, Decision, alert_fingerprint, change_fingerprint, decide
 from cardshare.events import SOURCE, CardEvent, InvalidEventError, parse_event
 from cardshare.evidence import Evidence, Observation, facts
 from cardshare.evidence_store import EvidenceUnavailableError
@@ -188,9 +188,12 @@ def _net_change(ladder: StageLadder, step: Step) -> tuple[list[str], list[str]]:
 
 def _decision(request: _Request, step: Step, settings: Settings, ports: Ports, now: datetime) -> Decision:
     added, removed = _net_change(settings.ladder, step)
-    first_alert = True
-    if step.card is not None and step.verdict.blocked:
-        first_alert = ports.evidence.claim_alert(step.card.arn, alert_fingerprint(step.card, step.verdict))
+    first_alert = first_change = True
+    card = step.card
+    if card is not None and step.verdict.blocked:
+        first_alert = ports.evidence.claim_alert(card.arn, alert_fingerprint(card, step.verdict))
+    if card is not None and (added or removed) and not (step.verdict.blocked and first_alert):
+        first_change = ports.evidence.claim_alert(card.arn, change_fingerprint(card, added, removed))
     return decide(
         Converged(
             card_arn=step.card_arn,
@@ -204,6 +207,7 @@ def _decision(request: _Request, step: Step, settings: Settings, ports: Ports, n
             config=settings.gates,
             defers=step.progress.defers,
             first_alert=first_alert,
+            first_change=first_change,
         )
     )
 
