@@ -42,6 +42,7 @@ LOCAL_PARAMETERS: dict[str, str] = {
     # Locally events are delivered at once; these keep the governance waits short but real.
     "EvidenceWaitSeconds": "5",
     "QuietSeconds": "1",
+    "ReconcileGraceSeconds": "0",
 }
 
 _FULL = {"sagemaker:DescribeModelCard", "sagemaker:UpdateModelCard"}

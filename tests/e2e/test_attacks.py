@@ -8,15 +8,19 @@ was alerted. The people are real role sessions (optionally with a SourceIdentity
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from e2e_support import (
     Executions,
     assert_associations,
     assert_consumers,
+    associations,
     card_arn,
     card_content,
+    consumer,
     output,
     ram_tasks,
     sagemaker,
@@ -57,6 +61,14 @@ def approve(cards: Any, executions: Executions, name_or_arn: str = NAME) -> dict
     """Set Approved; the last execution's output once every execution has ended."""
     cards.update_model_card(ModelCardName=name_or_arn, ModelCardStatus="Approved")
     return last_output(settle(executions))
+
+
+def wait_out_in_flight(system: LocalAws) -> None:
+    """Let the latest change leave the reconciler's in-flight window (it leaves fresh changes alone)."""
+    gates, limits = system.settings().gates, system.settings().limits
+    time.sleep(
+        gates.evidence_wait_seconds + limits.quiet_seconds + int(system.stack.parameters["ReconcileGraceSeconds"]) + 0.5
+    )
 
 
 def blocked_reasons(system: LocalAws) -> list[str]:
@@ -172,6 +184,7 @@ def test_lost_approval_and_edit_events_repaired_by_the_reconciler_stay_out_of_pr
     person(system, "ModelApprover", "jane").update_model_card(ModelCardName=NAME, ModelCardStatus="Approved")
     author.update_model_card(ModelCardName=NAME, Content=card_content("edited seconds later"))
     enable()
+    wait_out_in_flight(system)
     report = reconcile(system)
     assert [d["card"] for d in report["drift"]] == [ARN]
     settle(executions)
@@ -310,6 +323,7 @@ def test_unreadable_evidence_withholds_prod_without_reverting_and_is_decided_aga
     card = sagemaker(system).describe_model_card(ModelCardName=NAME)
     assert card["ModelCardStatus"] == "Approved"  # never reverted for an unreadable store
     assert_consumers(system, ARN, NO_PROD)
+    wait_out_in_flight(system)
     reconcile(system)
     settle(executions)
     assert_consumers(system, ARN, READ_ONLY_PROD)
@@ -367,3 +381,58 @@ def test_a_writable_prod_permission_is_refused_before_sharing(system: LocalAws) 
     assert (fresh[-1]["status"], fresh[-1]["error"]) == ("FAILED", "PermissionMismatchError")
     assert_associations(system, ARN, ["dev", "test"])
     assert ledger(system, ARN)[-1]["outcome"] == "failed"
+
+
+# ---- found by a red-team pass ---------------------------------------------------------------------
+
+
+def test_approving_twice_keeps_prod_and_raises_no_alarm(system: LocalAws) -> None:
+    executions = Executions(system)
+    alerts = subscribe(system, {"outcome": ["blocked"]})
+    author_to_review(system, person(system, "DataScientist", "ds-1"), executions)
+    approve(person(system, "ModelApprover", "jane"), executions)
+    # A second click, or a second approver: the version stays approved.
+    approve(person(system, "ModelApprover", "kim"), executions)
+    assert_consumers(system, ARN, READ_ONLY_PROD)
+    assert received(system, alerts) == []
+    assert "blocked" not in outcomes(system, ARN)
+
+
+@pytest.mark.parametrize("system", [{"QuietSeconds": "6"}], indirect=True)
+def test_editing_again_and_again_after_approval_takes_prod_away_in_the_first_round(system: LocalAws) -> None:
+    executions = Executions(system)
+    author = person(system, "DataScientist", "ds-1")
+    author_to_review(system, author, executions)
+    approve(person(system, "ModelApprover", "jane"), executions)
+    prod = consumer(system, PROD_ACCOUNT)
+    author.update_model_card(ModelCardName=NAME, Content=card_content("edit 1"))
+    edited = time.monotonic()
+    while time.monotonic() - edited < 6:
+        try:
+            prod.describe_model_card(ModelCardName=ARN)
+        except ClientError:
+            break
+        time.sleep(0.05)
+    # Prod lost access in the execution's first round, long before the card stood still for 6 s,
+    # and keeps losing it while the author goes on editing.
+    assert time.monotonic() - edited < 3
+    for round_ in range(2, 4):
+        author.update_model_card(ModelCardName=NAME, Content=card_content(f"edit {round_}"))
+        with pytest.raises(ClientError):
+            prod.describe_model_card(ModelCardName=ARN)
+    settle(executions)
+    assert_consumers(system, ARN, NO_PROD)
+
+
+def test_a_card_deleted_and_created_again_by_someone_else_is_not_approved_by_the_old_evidence(
+    system: LocalAws,
+) -> None:
+    executions = Executions(system)
+    author_to_review(system, person(system, "DataScientist", "ds-1"), executions)
+    approve(person(system, "ModelApprover", "jane"), executions)
+    mallory = person(system, "DataScientist", "mallory")
+    mallory.delete_model_card(ModelCardName=NAME)
+    mallory.create_model_card(ModelCardName=NAME, Content=card_content("mallory"), ModelCardStatus="Approved")
+    settle(executions)
+    assert "prod" not in associations(system, ARN)
+    assert ledger(system, ARN)[-1]["outcome"] == "blocked"
