@@ -46,9 +46,11 @@ integration: $(VENV)/.installed
 e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e
 
-# Template checks that need the SAM CLI (validate --lint, build) run with it on PATH.
+# Template checks that need the SAM CLI (validate --lint, build) run with it on PATH. Each test
+# process has its own embedded AWS, so tests run side by side (most of an e2e test is waiting).
+WORKERS ?= 4
 test: $(VENV)/.installed $(SAMVENV)/.installed lint typecheck
-	PATH="$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(PY) -m pytest tests
+	PATH="$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(PY) -m pytest -n $(WORKERS) tests
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
