@@ -40,7 +40,7 @@ LOCAL_PARAMETERS: dict[str, str] = {
     "ProdAccountIds": PROD_ACCOUNT,
     "PollIntervalSeconds": "0",
     # Locally events are delivered at once; these keep the governance waits short but real.
-    "EvidenceWaitSeconds": "5",
+    "EvidenceWaitSeconds": "8",
     "QuietSeconds": "1",
     "ReconcileGraceSeconds": "0",
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from e2e_support import Executions, card_arn, card_content, ram_tasks
 from governance_support import ledger, person, received, subscribe
 
@@ -16,6 +17,9 @@ from cardshare_local.runtime import LocalAws
 CARDS = 50
 
 
+# The wait must outlast the time events take to reach the workflow; 150 executions at once on a busy
+# test machine can take longer than the local default for that.
+@pytest.mark.parametrize("system", [{"EvidenceWaitSeconds": "20"}], indirect=True)
 def test_fifty_quick_legitimate_approvals_all_reach_prod_without_false_alarms(system: LocalAws) -> None:
     executions = Executions(system)
     alerts = subscribe(system, {"outcome": ["blocked"]})
@@ -34,8 +38,13 @@ def test_fifty_quick_legitimate_approvals_all_reach_prod_without_false_alarms(sy
     assert [name for name, stages in shared.items() if stages != full] == []
     assert all(system.access(card_arn(name), "333333333333") == "read-only" for name in names)
 
-    outcomes = Counter(r["outcome"] for name in names for r in ledger(system, card_arn(name)))
-    assert outcomes["blocked"] == 0 and outcomes["failed"] == 0
+    records = [r for name in names for r in ledger(system, card_arn(name))]
+    refused = [
+        (r["cardName"], r["outcome"], r.get("error"), r["gates"])
+        for r in records
+        if r["outcome"] in ("blocked", "failed")
+    ]
+    assert refused == []
     assert received(system, alerts) == []
     tasks = Counter(task for execution in finished for task in ram_tasks(system, execution))
     assert tasks["Disassociate"] == 0
