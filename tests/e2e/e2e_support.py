@@ -11,7 +11,7 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from cardshare.status import CardStatus
 from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT
+from cardshare_local.extensions import ram
 from cardshare_local.runtime import LocalAws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,18 @@ README_TABLE: dict[str, dict[str, str]] = {
     "Approved": {DEV_ACCOUNT: "read-write", TEST_ACCOUNT: "read-write", PROD_ACCOUNT: "read-only"},
     "Archived": {DEV_ACCOUNT: "none", TEST_ACCOUNT: "none", PROD_ACCOUNT: "read-only"},
 }
+
+#: Template parameters for a test about something other than settling: approvals settle after 2 s
+#: instead of the local 5 s (EvidenceWaitSeconds; the quiet period stays as deployed).
+SHORT_EVIDENCE_WAIT: dict[str, str] = {"EvidenceWaitSeconds": "2"}
+
+
+def stack(**parameters: str) -> pytest.MarkDecorator:
+    """Deploy the test's stack with :data:`SHORT_EVIDENCE_WAIT` and ``parameters`` (indirect "system")."""
+    merged = {**SHORT_EVIDENCE_WAIT, **parameters}
+    label = ",".join(f"{key}={value}" for key, value in merged.items())
+    return pytest.mark.parametrize("system", [merged], indirect=True, ids=[label])
+
 
 # People in the model-card account.
 LEAD = "lead-data-scientist"
@@ -303,6 +316,17 @@ def ram_rows(system: LocalAws, arn: str) -> list[tuple[str, str, Any, Any]]:
     return sorted((r["resourceShareName"], r["status"], r["creationTime"], r["lastUpdatedTime"]) for r in rows)
 
 
+def all_rows(system: LocalAws) -> list[tuple[str, str, str, Any]]:
+    """Every resource association of the stack's shares, settled (entity, share, status, updated)."""
+    ram.settle()
+    rows = (
+        client(system, "ram")
+        .get_resource_share_associations(associationType="RESOURCE", resourceShareArns=list(system.share_arns.values()))
+        .get("resourceShareAssociations", [])
+    )
+    return sorted((r["associatedEntity"], r["resourceShareName"], r["status"], r["lastUpdatedTime"]) for r in rows)
+
+
 def assert_consumers(system: LocalAws, arn: str, expected: Mapping[str, str]) -> None:
     """Each account has the ``expected`` access (read-write | read-only | none), as it sees it.
 
@@ -359,3 +383,55 @@ def walk(system: LocalAws, name: str, *statuses: str) -> str:
         assert_succeeded(watch.new(), added=new - old, removed=old - new, status=status)
     assert_shared_per_ladder(system, arn, statuses[-1])
     return arn
+
+
+def reach(system: LocalAws, name: str, *statuses: str) -> str:
+    """Create the card (complete content) in the first status and move it through the others quickly.
+
+    Each status is set by the person whose job it is (:data:`ACTOR`), without waiting in between,
+    except that an approval waits until the moves before it were processed (see :func:`reach_all`).
+    Every execution must succeed, and the card must end shared as its last status says. A
+    scenario's starting point; :func:`walk` checks each step. Returns the card's ARN.
+    """
+    return reach_all(system, {name: statuses})[name]
+
+
+def reach_all(system: LocalAws, cards: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """:func:`reach` for several cards at once (card name → statuses); name → ARN.
+
+    At most two waits for all the cards: the moves up to the first approval, then the rest. An
+    approval is judged on the events of the moves before it, and an execution that starts late on
+    a busy machine must not turn a legitimate approval into "never seen in review" (a test about
+    quick approvals sets them without waiting, and says so).
+    """
+    watch = Executions(system, skip_existing=True)
+    lead = sagemaker(system, role=LEAD)
+    arns = {
+        name: str(
+            lead.create_model_card(ModelCardName=name, Content=card_content(), ModelCardStatus=statuses[0])[
+                "ModelCardArn"
+            ]
+        )
+        for name, statuses in cards.items()
+    }
+    # Every move before a card's first approval, one wait; then the approval and what follows it.
+    phases = {name: _split_at_approval(list(statuses)) for name, statuses in cards.items()}
+    executions: list[dict[str, Any]] = []
+    for phase in (0, 1):
+        moves = [(name, status) for name, parts in phases.items() for status in parts[phase]]
+        if phase and not moves:
+            break
+        for name, status in moves:
+            set_status(system, arns[name], status)
+        executions += watch.new()
+    assert len(executions) == sum(len(statuses) for statuses in cards.values()), [describe(e) for e in executions]
+    assert all(e["status"] == "SUCCEEDED" for e in executions), [describe(e) for e in executions]
+    for name, statuses in cards.items():
+        assert_associations(system, arns[name], ladder_stages(system, statuses[-1]))
+    return arns
+
+
+def _split_at_approval(statuses: list[str]) -> tuple[list[str], list[str]]:
+    """The moves after creation: those before the first approval, and the approval with the rest."""
+    first = statuses.index("Approved", 1) if "Approved" in statuses[1:] else len(statuses)
+    return statuses[1:first], statuses[first:]

@@ -8,6 +8,7 @@ as AWS would in CreatedBy / LastModifiedBy.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -103,6 +104,27 @@ def reconcile(system: LocalAws, *, dry_run: bool | None = None) -> dict[str, Any
     body = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, body
     return dict(body)
+
+
+def flight_window(system: LocalAws) -> int:
+    """How long the reconciler leaves a changed card to the execution its change started (seconds).
+
+    EvidenceWaitSeconds + QuietSeconds + ReconcileGraceSeconds, as deployed (README).
+    """
+    environment = system.stack.environment["ReconcileFunction"]
+    return sum(
+        int(environment.get(name) or default)
+        for name, default in (
+            ("CARDSHARE_EVIDENCE_WAIT_SECONDS", 120),
+            ("CARDSHARE_QUIET_SECONDS", 2),
+            ("CARDSHARE_RECONCILE_GRACE_SECONDS", 60),
+        )
+    )
+
+
+def out_of_flight(system: LocalAws, last_change: float) -> None:
+    """Sleep until the reconciler no longer leaves a change made at ``last_change`` (epoch seconds) alone."""
+    time.sleep(max(0.0, last_change + flight_window(system) + 0.2 - time.time()))
 
 
 def rule_switch(system: LocalAws) -> tuple[Callable[[], None], Callable[[], None]]:

@@ -1,15 +1,19 @@
 """The scheduled reconciler end to end: it finds drift, reports it, repairs it, and reads RAM by pages.
 
 Locally the schedule does not fire: the tests invoke ReconcileFunction through the Lambda API, as
-the schedule would (``{}``), or with ``{"dryRun": true}``.
+the schedule would (``{}``), or with ``{"dryRun": true}``. The reconciler leaves a card changed
+less than EvidenceWaitSeconds + QuietSeconds + ReconcileGraceSeconds ago to the execution its change
+started (README, "Lost events and manual changes"), so the repair test waits that long (3 s here),
+once, for all its cards.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ from e2e_support import (
     LEAD,
     SCIENTIST,
     Executions,
+    all_rows,
     assert_associations,
     card_arn,
     card_content,
@@ -28,22 +33,12 @@ from e2e_support import (
     ladder_stages,
     output,
     sagemaker,
+    stack,
 )
-from test_governance import ledger
+from governance_support import flight_window, ledger, out_of_flight, reconcile, rule_switch
 
-from cardshare_local.extensions import lambda_inprocess, ram
+from cardshare_local.extensions import lambda_inprocess
 from cardshare_local.runtime import LocalAws
-
-
-def reconcile(system: LocalAws, *, dry_run: bool | None = None) -> dict[str, Any]:
-    """Invoke the reconciler as the schedule does (or asking for a dry run); its report."""
-    payload = {} if dry_run is None else {"dryRun": dry_run}
-    response = client(system, "lambda").invoke(
-        FunctionName=system.stack.resources["ReconcileFunction"], Payload=json.dumps(payload)
-    )
-    body = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, body
-    return dict(body)
 
 
 def metric_lines(system: LocalAws) -> list[dict[str, Any]]:
@@ -67,24 +62,6 @@ def log_messages(system: LocalAws, message: str) -> list[dict[str, Any]]:
     return found
 
 
-def rule_switch(system: LocalAws) -> tuple[Callable[[], None], Callable[[], None]]:
-    """Disable / enable the card rule (events while it is off are lost)."""
-    events = client(system, "events")
-    rule = system.stack.resources["CardStateChangeRule"]
-    return lambda: events.disable_rule(Name=rule), lambda: events.enable_rule(Name=rule)
-
-
-def all_rows(system: LocalAws) -> list[tuple[str, str, str, Any]]:
-    """Every resource association of the stack's shares, settled (entity, share, status, updated)."""
-    ram.settle()
-    rows = (
-        client(system, "ram")
-        .get_resource_share_associations(associationType="RESOURCE", resourceShareArns=list(system.share_arns.values()))
-        .get("resourceShareAssociations", [])
-    )
-    return sorted((r["associatedEntity"], r["resourceShareName"], r["status"], r["lastUpdatedTime"]) for r in rows)
-
-
 # ---- a stack with every kind of drift ------------------------------------------------------------
 
 #: kind → (card name, status after the drift or None when deleted, expected missing, expected extra).
@@ -98,15 +75,17 @@ BLOCKED = "Self-Approved-Card"  # approved straight from Draft: blocked, shared 
 CONVERGED = "Converged-Card"
 
 
-def drifted(system: LocalAws) -> None:
-    """Six cards in Draft, then four kinds of drift and one blocked approval."""
+def drifted(system: LocalAws) -> float:
+    """Six cards in Draft, then four kinds of drift and one blocked approval.
+
+    Returns when the last card change was made (epoch seconds, SageMaker's LastModifiedTime).
+    """
     watch = Executions(system)
     lead = sagemaker(system, role=LEAD)
     names = [name for name, *_ in DRIFT.values()] + [BLOCKED, CONVERGED]
     for name in names:
         lead.create_model_card(ModelCardName=name, Content=card_content(), ModelCardStatus="Draft")
     created = watch.new()
-    # The approval waits for the Draft decision: the gate reads the previous status from the ledger.
     sagemaker(system, role=APPROVER).update_model_card(ModelCardName=BLOCKED, ModelCardStatus="Approved")
     [approval] = watch.new()
     executions = [*created, approval]
@@ -129,6 +108,8 @@ def drifted(system: LocalAws) -> None:
     )
     rams.associate_resource_share(resourceShareArn=shares["prod"], resourceArns=[card_arn(DRIFT["shared-by-hand"][0])])
     assert watch.new() == []  # nothing reacted to any of it
+    last = lead.describe_model_card(ModelCardName=DRIFT["lost-event"][0])["LastModifiedTime"]
+    return float(last.timestamp())
 
 
 def expected_drift() -> list[tuple[str, str | None, list[str], list[str]]]:
@@ -139,13 +120,26 @@ def reported(report: dict[str, Any]) -> list[tuple[str, str | None, list[str], l
     return sorted((d["card"], d["status"], d["missing"], d["extra"]) for d in report["drift"])
 
 
+@stack()
 def test_dry_run_reports_drift_then_the_scheduled_run_repairs_it(system: LocalAws) -> None:
-    drifted(system)
+    last_change = drifted(system)
+    # At once: the lost event's change is still in flight, left to its execution (were the event
+    # merely late, it would start one); the vanished card's associations have nothing in flight.
+    report = reconcile(system, dry_run=True)
+    in_flight = time.time() - last_change < flight_window(system)
+    deleted_arn = card_arn(DRIFT["deleted-card"][0])
+    assert (report["cards"], report["dryRun"], report["repairs"]) == (5, True, [])
+    early = {d["card"] for d in report["drift"]}
+    assert deleted_arn in early, early
+    assert not in_flight or card_arn(DRIFT["lost-event"][0]) not in early, early
     watch = Executions(system, skip_existing=True)
     rows = all_rows(system)
     untouched = {name: ledger(system, card_arn(name)) for name in (BLOCKED, CONVERGED)}
 
-    # Dry run: every drift reported (log line each, Drift metric), nothing started, nothing changed.
+    # Dry run once the changes are out of flight: every drift reported (log line each, Drift
+    # metric), nothing started, nothing changed.
+    out_of_flight(system, last_change)
+    logged_before = len(log_messages(system, "drift found (dry run: not repaired)"))
     report = reconcile(system, dry_run=True)
 
     assert (report["cards"], report["drifted"], report["dryRun"], report["repairs"]) == (5, 4, True, [])
@@ -154,7 +148,7 @@ def test_dry_run_reports_drift_then_the_scheduled_run_repairs_it(system: LocalAw
     assert watch.new() == []
     assert all_rows(system) == rows
     # One EMF document per run: metrics Cardshare/Drift (the DriftAlarm's), CardsChecked, Repairs.
-    [metrics] = metric_lines(system)
+    metrics = metric_lines(system)[-1]
     assert (metrics["Drift"], metrics["CardsChecked"], metrics["Repairs"]) == ([4.0], [5.0], [0.0])
     [definition] = metrics["_aws"]["CloudWatchMetrics"]
     assert (definition["Namespace"], definition["Dimensions"], metrics["service"]) == (
@@ -162,7 +156,7 @@ def test_dry_run_reports_drift_then_the_scheduled_run_repairs_it(system: LocalAw
         [["service"]],
         "cardshare",
     )
-    logged = log_messages(system, "drift found (dry run: not repaired)")
+    logged = log_messages(system, "drift found (dry run: not repaired)")[logged_before:]
     assert sorted(line["card"] for line in logged) == [arn for arn, *_ in expected_drift()]
 
     # The scheduled run ({}): one repair execution per drifted card, through the workflow.
@@ -178,7 +172,7 @@ def test_dry_run_reports_drift_then_the_scheduled_run_repairs_it(system: LocalAw
         assert_associations(system, card_arn(name), ladder_stages(system, status))
         # A repair is a decision like any other: it passed the gates and is in the ledger.
         assert ledger(system, card_arn(name))[-1]["executionArn"] in report["repairs"], name
-    deleted = ledger(system, card_arn(DRIFT["deleted-card"][0]))[-1]
+    deleted = ledger(system, deleted_arn)[-1]
     assert (deleted["exists"], deleted["sharesRemoved"]) == (False, ["dev"])
     # The blocked approval and the converged card were left alone.
     assert {name: ledger(system, card_arn(name)) for name in (BLOCKED, CONVERGED)} == untouched
@@ -187,7 +181,7 @@ def test_dry_run_reports_drift_then_the_scheduled_run_repairs_it(system: LocalAw
     assert sorted((line["card"], line["execution"]) for line in logged) == sorted(
         (d["card"], execution) for d, execution in zip(report["drift"], report["repairs"], strict=True)
     )
-    assert [m["Repairs"] for m in metric_lines(system)] == [[0.0], [4.0]]
+    assert [m["Repairs"] for m in metric_lines(system)] == [[0.0], [0.0], [4.0]]
 
     # Nothing left to repair.
     again = reconcile(system)

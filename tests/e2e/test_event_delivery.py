@@ -1,4 +1,7 @@
-"""Events as EventBridge really delivers them: twice, late, out of order, or malformed."""
+"""Events as EventBridge really delivers them: twice, late, out of order, or malformed.
+
+None of this is about approvals settling: stacks with an approval settle it after 2 s (EvidenceWaitSeconds).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from e2e_support import (
     put_again,
     ram_rows,
     ram_tasks,
+    reach,
     set_status,
+    stack,
     start,
     walk,
 )
@@ -35,7 +40,7 @@ def plan_invocations(system: LocalAws) -> list[lambda_inprocess.Invocation]:
 
 
 def test_duplicate_event_changes_nothing(system: LocalAws) -> None:
-    arn = walk(system, CARD, "Draft", "PendingReview")
+    arn = reach(system, CARD, "Draft", "PendingReview")
     watch = Executions(system, skip_existing=True)
     event = watch.last_input()
     assert event["detail"]["ModelCardStatus"] == "PendingReview"
@@ -55,8 +60,9 @@ def test_duplicate_event_changes_nothing(system: LocalAws) -> None:
     assert_shared_per_ladder(system, arn, "PendingReview")
 
 
+@stack()
 def test_old_event_after_a_newer_status_is_a_no_op(system: LocalAws) -> None:
-    arn = walk(system, CARD, "Draft", "PendingReview", "Approved")
+    arn = reach(system, CARD, "Draft", "PendingReview", "Approved")
     watch = Executions(system, skip_existing=True)
     draft_event = watch.inputs()[0]
     assert draft_event["detail"]["ModelCardStatus"] == "Draft"
@@ -72,6 +78,7 @@ def test_old_event_after_a_newer_status_is_a_no_op(system: LocalAws) -> None:
     assert_shared_per_ladder(system, arn, "Approved")
 
 
+@stack()
 def test_late_event_converges_on_the_cards_status_not_the_events(system: LocalAws) -> None:
     events = client(system, "events")
     rule = system.stack.resources["CardStateChangeRule"]
@@ -113,7 +120,7 @@ MALFORMED = {
 
 
 def test_malformed_events_fail_without_touching_ram(system: LocalAws) -> None:
-    arn = walk(system, CARD, "Draft", "PendingReview")
+    arn = reach(system, CARD, "Draft", "PendingReview")
     watch = Executions(system, skip_existing=True)
     rows = ram_rows(system, arn)
 

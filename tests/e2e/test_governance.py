@@ -1,11 +1,15 @@
-"""Governance end to end: gates, revert mode, the ledger and notifications, through the real stack."""
+"""Governance end to end: what the ledger records and subscribers hear, through the real stack.
+
+The attacks on the approval rule (self-approval in every guise, skipping review, allow-lists,
+Studio users, stale approvals) and their controls are in test_attacks.py; here: the record of a
+proper approval, the review gate, failures, the ledger being away, and revert mode.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import pytest
 from e2e_support import (
     APPROVER,
     LEAD,
@@ -15,50 +19,20 @@ from e2e_support import (
     card_arn,
     card_content,
     client,
-    output,
+    describe,
+    ram_rows,
     sagemaker,
+    stack,
     start,
 )
+from governance_support import last_output, ledger, outcomes, received, settle, subscribe
 
+from cardshare_local.accounts import MODEL_CARD_ACCOUNT, REGION
 from cardshare_local.runtime import LocalAws
 
 NAME = "Governed-Model-Card"
-
-
-def subscribe(system: LocalAws, filter_policy: dict[str, Any] | None = None) -> str:
-    """An SQS queue on the decisions topic (raw delivery keeps the message attributes on the SQS side)."""
-    sqs = client(system, "sqs")
-    url = sqs.create_queue(QueueName=f"decisions-{len(sqs.list_queues().get('QueueUrls', []))}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    attributes = {"RawMessageDelivery": "true"}
-    if filter_policy:
-        attributes["FilterPolicy"] = json.dumps(filter_policy)
-    client(system, "sns").subscribe(
-        TopicArn=system.stack.outputs["DecisionsTopicArn"], Protocol="sqs", Endpoint=arn, Attributes=attributes
-    )
-    return str(url)
-
-
-def received(system: LocalAws, url: str) -> list[dict[str, Any]]:
-    """Messages on the queue: body (the record) and message attributes."""
-    messages = (
-        client(system, "sqs")
-        .receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
-        .get("Messages", [])
-    )
-    return [{"record": json.loads(m["Body"]), "attributes": m.get("MessageAttributes", {})} for m in messages]
-
-
-def ledger(system: LocalAws, arn: str) -> list[dict[str, Any]]:
-    """The card's ledger records in time order, as plain values."""
-    from cardshare.ledger import from_item
-
-    items = client(system, "dynamodb").query(
-        TableName=system.stack.outputs["DecisionLedgerTableName"],
-        KeyConditionExpression="cardArn = :card",
-        ExpressionAttributeValues={":card": {"S": arn}},
-    )["Items"]
-    return [from_item(item) for item in items]
+ARN = card_arn(NAME)
+KEY = f"arn:aws:kms:{REGION}:{MODEL_CARD_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def step(system: LocalAws, executions: Executions, role: str, **update: Any) -> dict[str, Any]:
@@ -68,101 +42,86 @@ def step(system: LocalAws, executions: Executions, role: str, **update: Any) -> 
         cards.create_model_card(ModelCardName=NAME, **update)
     else:
         cards.update_model_card(ModelCardName=NAME, **update)
-    fresh = executions.new()
-    assert fresh and all(e["status"] == "SUCCEEDED" for e in fresh), [(e["status"], e.get("cause")) for e in fresh]
-    return output(fresh[-1])
+    return last_output(settle(executions))
 
 
-def to_review(system: LocalAws, executions: Executions, author: str = LEAD) -> None:
-    step(system, executions, author, create=True, Content=card_content(author, True), ModelCardStatus="Draft")
-    step(system, executions, author, ModelCardStatus="PendingReview")
+def as_recorded(message: dict[str, Any]) -> dict[str, Any]:
+    """A notification's record as the ledger keeps it (DynamoDB items leave out empty values)."""
+    return {key: value for key, value in message["record"].items() if value is not None}
 
 
-def test_a_proper_approval_is_shared_recorded_and_notified(system: LocalAws) -> None:
+def session(role: str) -> str:
+    """The ARN SageMaker records for a role session the tests open (session name = role name)."""
+    return f"arn:aws:sts::{MODEL_CARD_ACCOUNT}:assumed-role/{role}/{role}"
+
+
+def test_a_proper_approval_is_shared_recorded_and_notified_once(system: LocalAws) -> None:
     executions = Executions(system)
     everything = subscribe(system)
-    to_review(system, executions)
+    step(
+        system,
+        executions,
+        LEAD,
+        create=True,
+        Content=card_content(),
+        ModelCardStatus="Draft",
+        SecurityConfig={"KmsKeyId": KEY},
+    )
+    step(system, executions, SCIENTIST, ModelCardStatus="PendingReview")
     result = step(system, executions, APPROVER, ModelCardStatus="Approved")
-    assert (result["outcome"], result["sharesAdded"], result["blocked"]) == ("shared", ["prod"], [])
-    assert_associations(system, card_arn(NAME), ["dev", "test", "prod"])
+    assert (result["outcome"], result["sharesAdded"], result["blocked"], result["pending"]) == (
+        "shared",
+        ["prod"],
+        [],
+        [],
+    )
+    assert_associations(system, ARN, ["dev", "test", "prod"])
 
-    records = ledger(system, card_arn(NAME))
+    records = ledger(system, ARN)
     assert [(r["status"], r["outcome"]) for r in records] == [
         ("Draft", "shared"),
         ("PendingReview", "shared"),
         ("Approved", "shared"),
     ]
     approval = records[-1]
-    assert approval["previousStatus"] == "PendingReview"
-    assert approval["actor"].endswith(f"assumed-role/{APPROVER}/{APPROVER}")
+    assert approval["actor"] == session(APPROVER)
     assert approval["sharesAdded"] == ["prod"] and approval["sharesRemoved"] == []
-    assert {g["gate"]: g["passed"] for g in approval["gates"]} == {"review": True, "approval": True}
+    assert (approval["version"], approval["effectiveStatus"], approval["kmsKeyId"]) == (1, "Approved", KEY)
     assert approval["executionArn"].startswith("arn:aws:states:") and approval["eventId"]
-    assert approval["version"] == 1 and approval["time"] < approval["decidedAt"]
+    assert approval["time"] < approval["decidedAt"]
+    # Prod got the card only once the approval had settled (EvidenceWaitSeconds after it); the
+    # execution waited for that, and says so.
+    approved_at = sagemaker(system).describe_model_card(ModelCardName=NAME)["LastModifiedTime"]
+    [prod_created] = [created for share, _, created, _ in ram_rows(system, ARN) if share.endswith("-prod")]
+    assert (prod_created - approved_at).total_seconds() >= system.settings().gates.evidence_wait_seconds
+    assert approval["evidenceWaits"] >= 1
+    gates = {g["gate"]: g for g in approval["gates"]}
+    assert {name: g["passed"] for name, g in gates.items()} == {"review": True, "approval": True}
+    # Who approved, and whom the version's four eyes were checked against: its creator and submitter.
+    assert gates["approval"]["details"] == {
+        "version": 1,
+        "check": "pass",
+        "approver": session(APPROVER),
+        "authors": sorted([session(LEAD), session(SCIENTIST)]),
+        "reviewed": True,
+        "stale": False,
+    }
+    # What the record no longer carries (the order-dependent history of the lease design).
+    assert not {"previousStatus", "versionAuthors", "trail"} & set(approval)
 
     messages = received(system, everything)
     assert [m["record"]["outcome"] for m in messages] == ["shared", "shared", "shared"]
-    assert messages[-1]["attributes"]["outcome"]["StringValue"] == "shared"
-    assert messages[-1]["attributes"]["status"]["StringValue"] == "Approved"
-    assert messages[-1]["attributes"]["card"]["StringValue"] == card_arn(NAME)
+    assert as_recorded(messages[-1]) == approval
+    attributes = {name: value["StringValue"] for name, value in messages[-1]["attributes"].items()}
+    assert attributes == {"outcome": "shared", "status": "Approved", "card": ARN}
 
-
-def test_approval_straight_from_draft_is_blocked(system: LocalAws) -> None:
-    executions = Executions(system)
-    blocked_only = subscribe(system, {"outcome": ["blocked"]})
-    step(system, executions, LEAD, create=True, Content=card_content(LEAD, True), ModelCardStatus="Draft")
-    result = step(system, executions, APPROVER, ModelCardStatus="Approved")
-    assert result["outcome"] == "blocked"
-    assert any("approved from Draft" in reason for reason in result["blocked"])
-    assert_associations(system, card_arn(NAME), ["dev"])
-    [message] = received(system, blocked_only)
-    assert message["record"]["effectiveStatus"] == "Draft"
-
-
-def test_self_approval_is_blocked_and_a_duplicate_is_a_no_op(system: LocalAws) -> None:
-    executions = Executions(system)
-    blocked_only = subscribe(system, {"outcome": ["blocked"]})
-    to_review(system, executions, author=SCIENTIST)
-    result = step(system, executions, SCIENTIST, ModelCardStatus="Approved")
-    assert result["outcome"] == "blocked"
-    assert any("separation of duties" in reason for reason in result["blocked"])
-    assert_associations(system, card_arn(NAME), ["dev", "test"])
-
-    # The same approval event delivered again: no new decision, no new notification.
-    start(system, json.loads(system.executions()[-1]["input"]))
-    [again] = executions.new()
-    assert output(again)["outcome"] == "no-op"
-    assert len(received(system, blocked_only)) == 1
-    assert [r["outcome"] for r in ledger(system, card_arn(NAME))][-2:] == ["blocked", "no-op"]
-
-
-@pytest.mark.parametrize("system", [{"ApproverAllowList": "arn:aws:iam::*:role/model-approver"}], indirect=True)
-def test_only_listed_approvers_may_approve(system: LocalAws) -> None:
-    executions = Executions(system)
-    to_review(system, executions)
-    refused = step(system, executions, "release-manager", ModelCardStatus="Approved")
-    assert refused["outcome"] == "blocked"
-    assert any("allow-list" in reason for reason in refused["blocked"])
-    assert_associations(system, card_arn(NAME), ["dev", "test"])
-    step(system, executions, LEAD, ModelCardStatus="PendingReview")
-    accepted = step(system, executions, APPROVER, ModelCardStatus="Approved")
-    assert (accepted["outcome"], accepted["sharesAdded"]) == ("shared", ["prod"])
-
-
-@pytest.mark.parametrize("system", [{"ApprovalEnforcement": "revert"}], indirect=True)
-def test_revert_mode_sets_a_blocked_approval_back_to_pending_review(system: LocalAws) -> None:
-    executions = Executions(system)
-    to_review(system, executions, author=SCIENTIST)
-    sagemaker(system, role=SCIENTIST).update_model_card(ModelCardName=NAME, ModelCardStatus="Approved")
-    fresh = executions.new()
-    # The blocked approval, then the execution started by cardshare's own revert.
-    assert [e["status"] for e in fresh] == ["SUCCEEDED", "SUCCEEDED"]
-    assert [output(e)["status"] for e in fresh] == ["Approved", "PendingReview"]
-    card = sagemaker(system).describe_model_card(ModelCardName=NAME)
-    assert card["ModelCardStatus"] == "PendingReview"
-    blocked = [r for r in ledger(system, card_arn(NAME)) if r["outcome"] == "blocked"]
-    assert blocked[-1]["enforcement"] == "reverted to PendingReview"
-    assert_associations(system, card_arn(NAME), ["dev", "test"])
+    # The approval event delivered again: recorded as a no-op, nobody hears about it twice.
+    start(system, executions.last_input())
+    again = last_output(settle(executions))
+    assert (again["outcome"], again["sharesAdded"], again["sharesRemoved"]) == ("no-op", [], [])
+    assert outcomes(system, ARN) == ["shared", "shared", "shared", "no-op"]
+    assert received(system, everything) == []
+    assert_associations(system, ARN, ["dev", "test", "prod"])
 
 
 def test_review_gate_keeps_an_incomplete_card_out_of_test(system: LocalAws) -> None:
@@ -170,15 +129,20 @@ def test_review_gate_keeps_an_incomplete_card_out_of_test(system: LocalAws) -> N
     blocked_only = subscribe(system, {"outcome": ["blocked"]})
     step(system, executions, LEAD, create=True, Content=card_content(LEAD, False), ModelCardStatus="Draft")
     result = step(system, executions, LEAD, ModelCardStatus="PendingReview")
-    assert result["outcome"] == "blocked"
+    assert (result["outcome"], result["effectiveStatus"]) == ("blocked", "Draft")
     assert result["blocked"] == ["missing required field intended_uses.intended_uses"]
-    assert_associations(system, card_arn(NAME), ["dev"])
+    assert_associations(system, ARN, ["dev"])
     [message] = received(system, blocked_only)
-    assert "intended_uses.intended_uses" in json.dumps(message["record"]["gates"])
+    assert message["record"]["effectiveStatus"] == "Draft"
+    assert message["record"]["gates"] == [
+        {"gate": "review", "passed": False, "reasons": ["missing required field intended_uses.intended_uses"]}
+    ]
 
-    # Completing the content while in review shares it with test.
+    # Completing the content while in review (version 2) shares it with test; that is no alarm.
     completed = step(system, executions, LEAD, Content=card_content(LEAD, True))
-    assert (completed["outcome"], completed["sharesAdded"]) == ("shared", ["test"])
+    assert (completed["outcome"], completed["sharesAdded"], completed["version"]) == ("shared", ["test"], 2)
+    assert_associations(system, ARN, ["dev", "test"])
+    assert received(system, blocked_only) == []
 
 
 def test_a_failed_execution_is_recorded_and_notified(system: LocalAws) -> None:
@@ -189,9 +153,12 @@ def test_a_failed_execution_is_recorded_and_notified(system: LocalAws) -> None:
     [failed] = executions.new()
     assert failed["status"] == "FAILED" and failed["error"] == "InvalidEventError"
     records = ledger(system, event["resources"][0])
-    assert [(r["outcome"], r["error"]) for r in records] == [("failed", "InvalidEventError")]
+    assert [(r["outcome"], r["error"], r["executionArn"]) for r in records] == [
+        ("failed", "InvalidEventError", failed["executionArn"])
+    ]
     assert "ModelCardStatus" in records[0]["cause"]
     [message] = received(system, everything)
+    assert as_recorded(message) == records[0]
     assert message["attributes"]["outcome"]["StringValue"] == "failed"
 
 
@@ -203,6 +170,39 @@ def test_shares_converge_even_when_the_ledger_is_unavailable(system: LocalAws) -
     dynamodb.delete_table(TableName=table)
     sagemaker(system).create_model_card(ModelCardName=NAME, Content=card_content(LEAD), ModelCardStatus="Draft")
     [execution] = executions.new()
-    assert execution["status"] == "FAILED"
-    assert execution["error"].startswith("DynamoDB.")
-    assert_associations(system, card_arn(NAME), ["dev"])
+    assert execution["status"] == "FAILED", describe(execution)
+    assert execution["error"] == "DynamoDB.ResourceNotFoundException", describe(execution)
+    assert_associations(system, ARN, ["dev"])
+
+
+@stack(ApprovalEnforcement="revert")
+def test_revert_mode_sends_a_self_approval_back_to_review_and_alerts_once(system: LocalAws) -> None:
+    executions = Executions(system)
+    alerts = subscribe(system, {"outcome": ["blocked"]})
+    step(system, executions, SCIENTIST, create=True, Content=card_content(SCIENTIST), ModelCardStatus="Draft")
+    step(system, executions, SCIENTIST, ModelCardStatus="PendingReview")
+    sagemaker(system, role=SCIENTIST).update_model_card(ModelCardName=NAME, ModelCardStatus="Approved")
+    fresh = settle(executions)
+    # The blocked approval, then the execution started by cardshare's own revert (nothing to change).
+    assert [(r["status"], r["outcome"]) for r in (json.loads(e["output"]) for e in fresh)] == [
+        ("Approved", "blocked"),
+        ("PendingReview", "no-op"),
+    ]
+    card = sagemaker(system).describe_model_card(ModelCardName=NAME)
+    assert card["ModelCardStatus"] == "PendingReview"
+    assert card["LastModifiedBy"]["IamIdentity"]["Arn"] != session(SCIENTIST)  # cardshare set it back
+    [blocked] = [r for r in ledger(system, ARN) if r["outcome"] == "blocked"]
+    assert blocked["enforcement"] == "reverted to PendingReview"
+    assert any("separation of duties" in reason for gate in blocked["gates"] for reason in gate["reasons"])
+    assert_associations(system, ARN, ["dev", "test"])
+    [alert] = received(system, alerts)
+    assert as_recorded(alert) == blocked
+
+    # The same approval event delivered again finds the card in review: recorded, not alerted,
+    # not reverted a second time.
+    start(system, json.loads(fresh[0]["input"]))
+    again = last_output(settle(executions))
+    assert (again["status"], again["outcome"]) == ("PendingReview", "no-op")
+    assert received(system, alerts) == []
+    assert [r for r in ledger(system, ARN) if r.get("enforcement")] == [blocked]
+    assert_associations(system, ARN, ["dev", "test"])

@@ -20,12 +20,14 @@ from e2e_support import (
     error_code,
     ladder_access,
     ladder_stages,
+    output,
     ram_tasks,
+    reach,
     sagemaker,
     set_status,
+    stack,
     start,
     state_change_event,
-    walk,
 )
 
 from cardshare_local.accounts import DEV_ACCOUNT, PROD_ACCOUNT, TEST_ACCOUNT
@@ -34,6 +36,7 @@ from cardshare_local.runtime import LocalAws
 CARD = "Customer-Churn-Model-Card"
 
 
+@stack()
 def test_full_lifecycle(system: LocalAws) -> None:
     # The deployed ladder is the README's table, written out by hand.
     for status, expected in README_TABLE.items():
@@ -88,8 +91,9 @@ def test_full_lifecycle(system: LocalAws) -> None:
     assert_associations(system, arn, {"prod"})
 
 
+@stack()
 def test_backward_moves_take_access_away(system: LocalAws) -> None:
-    arn = walk(system, CARD, "Draft", "PendingReview", "Approved")
+    arn = reach(system, CARD, "Draft", "PendingReview", "Approved")
     watch = Executions(system, skip_existing=True)
     rw, ro, none = "read-write", "read-only", "none"
     # (to, removed, added, access written out by hand), one move after the other.
@@ -113,28 +117,55 @@ def test_backward_moves_take_access_away(system: LocalAws) -> None:
         before = after
 
 
-def test_archived_card_is_restored_per_ladder_through_review(system: LocalAws) -> None:
-    arn = walk(system, CARD, "Draft", "PendingReview", "Approved", "Archived")
+@stack()
+def test_archived_card_comes_back_per_ladder_and_a_new_version_only_through_review(system: LocalAws) -> None:
+    arn = reach(system, CARD, "Draft", "PendingReview", "Approved", "Archived")
     watch = Executions(system, skip_existing=True)
+    lead = sagemaker(system, role=LEAD)
 
-    # Straight back to Approved skips review: the approval gate holds the card at Archived (prod only).
+    # Approved again, the same version: it was reviewed and approved by someone who did not author
+    # it, so the stages archiving took away come back, and prod keeps the card throughout.
     set_status(system, arn, "Approved")
-    result = assert_succeeded(watch.new(), status="Approved", blocked_as="Archived")
-    assert any("approval must follow PendingReview" in reason for reason in result["blocked"]), result
-    assert_shared_per_ladder(system, arn, "Archived")
-
-    # Through review and a proper approval, every stage gets the card back, as the ladder says.
-    set_status(system, arn, "PendingReview")
-    assert_succeeded(watch.new(), added={"dev", "test"}, removed={"prod"}, status="PendingReview")
-    set_status(system, arn, "Approved")
-    assert_succeeded(watch.new(), added={"prod"}, status="Approved")
-    assert_associations(system, arn, {"dev", "test", "prod"})
-    assert_consumers(system, arn, {DEV_ACCOUNT: "read-write", TEST_ACCOUNT: "read-write", PROD_ACCOUNT: "read-only"})
+    [again] = watch.new()
+    assert_succeeded([again], added={"dev", "test"}, status="Approved")
+    assert ram_tasks(system, again) == ["Associate", "Associate"]
     assert_shared_per_ladder(system, arn, "Approved")
 
+    # Archived again, then edited: nobody approved version 2, so nobody sees it any more.
+    set_status(system, arn, "Archived")
+    assert_succeeded(watch.new(), removed={"dev", "test"}, status="Archived")
+    lead.update_model_card(ModelCardName=CARD, Content=card_content("edited while archived"))
+    [edited] = watch.new()
+    result = output(edited)
+    assert (result["status"], result["version"], result["effectiveStatus"], result["sharesRemoved"]) == (
+        "Archived",
+        2,
+        None,
+        ["prod"],
+    )
+    assert result["blocked"] == ["version 2 was not approved under the four-eyes rule before it was archived"]
+    assert_consumers(system, arn, dict.fromkeys(CONSUMERS.values(), "none"))
 
+    # Approving version 2 straight skips its review: no prod, review-level sharing (version 1 was reviewed).
+    set_status(system, arn, "Approved")
+    result = assert_succeeded(watch.new(), added={"dev", "test"}, status="Approved", blocked_as="PendingReview")
+    assert any("version 2 was never seen in PendingReview" in reason for reason in result["blocked"]), result
+    assert_shared_per_ladder(system, arn, "PendingReview")
+
+    # Through review and a proper approval, every stage gets version 2, as the ladder says.
+    set_status(system, arn, "PendingReview")
+    assert_succeeded(watch.new(), status="PendingReview")
+    set_status(system, arn, "Approved")
+    assert_succeeded(watch.new(), added={"prod"}, status="Approved")
+    assert_shared_per_ladder(system, arn, "Approved")
+    for account in CONSUMERS.values():
+        card = consumer(system, account).describe_model_card(ModelCardName=arn)
+        assert (card["ModelCardStatus"], card["ModelCardVersion"]) == ("Approved", 2)
+
+
+@stack()
 def test_deleted_card_loses_every_association(system: LocalAws) -> None:
-    arn = walk(system, CARD, "Draft", "PendingReview", "Approved")
+    arn = reach(system, CARD, "Draft", "PendingReview", "Approved")
     watch = Executions(system, skip_existing=True)
 
     sagemaker(system, role=LEAD).delete_model_card(ModelCardName=CARD)

@@ -196,16 +196,17 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     associated = {stages[r["resourceShareArn"]]: r["status"] for r in rows if r["status"] != "DISASSOCIATED"}
     assert associated == {"dev": "ASSOCIATED", "test": "ASSOCIATED"}
 
-    # The ledger holds the card's decisions, and no execution left its lease behind.
+    # The ledger holds the card's decisions beside its one evidence item, and the self-approval
+    # was alerted once however many executions judged it.
     items = aws.client("dynamodb", endpoint_url=server.url).query(
         TableName=outputs["DecisionLedgerTableName"],
         KeyConditionExpression="cardArn = :card",
         ExpressionAttributeValues={":card": {"S": card_arn}},
     )["Items"]
-    keys = [item["decidedAt"]["S"] for item in items]
-    assert "#lease" not in keys
-    decisions = [item for item in items if "outcome" in item]
-    assert len(decisions) >= updates, items
+    assert [item["decidedAt"]["S"] for item in items if item["decidedAt"]["S"].startswith("#")] == ["#evidence"]
+    decisions = [item["outcome"]["S"] for item in items if "outcome" in item]
+    assert len(decisions) == updates, items
+    assert decisions.count("blocked") == 1, decisions
 
     # The server's own log: function lines echoed, no access log, nothing crashed.
     out, err = server.out(), server.err()
