@@ -15,9 +15,8 @@ evidence can only add authors, never remove one.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
 
 from cardshare.evidence import Change, Evidence, Kind, changes
 from cardshare.gate_config import GateConfig
@@ -133,13 +132,13 @@ class Question:
         return max(0, self.config.evidence_wait_seconds * 1000 - (self.now - self.approved_at))
 
 
-def _missing(question: Question, reasons: tuple[str, ...], **found: Any) -> ApprovalFinding:
+def _missing(question: Question, reasons: tuple[str, ...], found: ApprovalFinding) -> ApprovalFinding:
     """Pending while late events may still arrive; afterwards a failure that says evidence was missing."""
     if not question.settled:
-        return ApprovalFinding(Check.PENDING, question.version, reasons, wait_ms=question.wait_ms, **found)
+        return replace(found, check=Check.PENDING, reasons=reasons, wait_ms=question.wait_ms)
     wait = question.config.evidence_wait_seconds
     settled = tuple(f"evidence missing after {wait}s: {reason}" for reason in reasons)
-    return ApprovalFinding(Check.FAIL, question.version, settled, **found)
+    return replace(found, check=Check.FAIL, reasons=settled)
 
 
 def judge_approval(question: Question) -> ApprovalFinding:
@@ -149,7 +148,8 @@ def judge_approval(question: Question) -> ApprovalFinding:
     change = approval_at(history, q.version, q.approved_at)
     reviewed = _reviewed(q.evidence, q.version, change.at if change else q.approved_at)
     if change is None or change.kind is Kind.GAP:
-        return _missing(q, (f"the change that approved version {q.version} has not been seen",), reviewed=reviewed)
+        unseen = (f"the change that approved version {q.version} has not been seen",)
+        return _missing(q, unseen, ApprovalFinding(Check.PENDING, q.version, reviewed=reviewed))
     if change.kind is Kind.EDIT:
         reason = f"stale approval: version {q.version} was created by a content edit after approval and never reviewed"
         if q.settled:
@@ -160,7 +160,7 @@ def judge_approval(question: Question) -> ApprovalFinding:
         reason = "approver unknown: LastModifiedBy names nobody (failing closed)"
         return ApprovalFinding(Check.FAIL, q.version, (reason,), reviewed=reviewed)
     authors, complete = _authors(history, q.evidence, q.version, change.at)
-    known = {"approver": approver, "authors": tuple(_unique(authors)), "reviewed": reviewed}
+    known = ApprovalFinding(Check.PENDING, q.version, (), approver, tuple(_unique(authors)), reviewed)
     # More evidence can only add authors: a rule already broken stays broken, so fail at once.
     failures = _allowed(approver, q.config)
     failures += [
@@ -170,18 +170,18 @@ def judge_approval(question: Question) -> ApprovalFinding:
         if same_person(approver, author)
     ][:1]
     if failures:
-        return ApprovalFinding(Check.FAIL, q.version, tuple(failures), **known)  # type: ignore[arg-type]
+        return replace(known, check=Check.FAIL, reasons=tuple(failures))
     missing = []
     if not reviewed:
         missing.append(f"version {q.version} was never seen in PendingReview before its approval")
     if not complete and q.config.edit_events:
         missing.append(f"who created version {q.version} has not been seen")
     if missing:
-        return _missing(q, tuple(missing), **known)
+        return _missing(q, tuple(missing), known)
     if not q.settled:
         waiting = f"approval of version {q.version} verified so far; waiting for late events before sharing"
-        return ApprovalFinding(Check.PENDING, q.version, (waiting,), wait_ms=q.wait_ms, **known)  # type: ignore[arg-type]
-    return ApprovalFinding(Check.PASS, q.version, (), **known)  # type: ignore[arg-type]
+        return replace(known, reasons=(waiting,), wait_ms=q.wait_ms)
+    return replace(known, check=Check.PASS)
 
 
 def _unique(actors: list[Actor]) -> list[Actor]:

@@ -130,6 +130,12 @@ def _held(ladder: StageLadder, verdict: Verdict) -> set[str]:
     return set(ladder.share_arns)
 
 
+def _defer(card_arn: str, card: Card | None, progress: Progress, verdict: Verdict) -> Step:
+    """Wait for what the verdict is pending on (Step Functions waits whole seconds, at least one)."""
+    after = replace(progress, defers=progress.defers + 1)
+    return Step("wait", card_arn, card, after, verdict, [], max(1, verdict.wait_seconds))
+
+
 def client_token(execution: str, rounds: int, share_arn: str, op: Op) -> str:
     """A RAM clientToken stable across retries of the same call in the same execution."""
     return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{execution}|{rounds}|{share_arn}|{op.value}"))
@@ -154,12 +160,10 @@ def converge_round(
     verdict = judge(card)
     # Associations (and every key) use the ARN SageMaker reports, not however the event spelled it.
     card_arn = card.arn if card else card_arn
-    resource_arn = card_arn
     if verdict.pending and verdict.hold_all and not verdict.withhold_approval:
         # The card is still changing: touch nothing, so there is nothing to read in RAM either.
-        after = replace(progress, defers=progress.defers + 1)
-        return Step("wait", card_arn, card, after, verdict, [], max(1, verdict.wait_seconds))
-    actual = shares.associations(resource_arn, ladder.share_arns)
+        return _defer(card_arn, card, progress, verdict)
+    actual = shares.associations(card_arn, ladder.share_arns)
     if verdict.pending:
         current = hold_shares(ladder, _held(ladder, verdict), actual)
     else:
@@ -181,7 +185,7 @@ def converge_round(
                 "op": action.op.value,
                 "stage": action.stage.name,
                 "shareArn": action.stage.share_arn,
-                "resourceArn": resource_arn,
+                "resourceArn": card_arn,
                 "clientToken": client_token(execution, progress.rounds, action.stage.share_arn, action.op),
             }
             for action in current.actions
@@ -203,7 +207,5 @@ def converge_round(
         return Step("wait", card_arn, card, after, verdict, [], limits.poll_seconds)
     if verdict.pending:
         # Converged on what the card may keep meanwhile; look at the evidence again later.
-        after = replace(progress, defers=progress.defers + 1)
-        # Step Functions waits whole seconds, at least one.
-        return Step("wait", card_arn, card, after, verdict, [], max(1, verdict.wait_seconds))
+        return _defer(card_arn, card, progress, verdict)
     return Step("done", card_arn, card, progress, verdict)
