@@ -4,7 +4,7 @@ VENV := .venv
 SAMVENV := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(SAMVENV)/bin/sam
-export PYTHONPATH := $(CURDIR)/layers/cardshare:$(CURDIR)/local
+export PYTHONPATH := $(CURDIR)/layers/cardshare:$(CURDIR)/cli:$(CURDIR)/local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 # `make serve PORT=5001` where 5000 is taken (AirPlay on recent macOS).
@@ -12,10 +12,12 @@ PORT ?= 5000
 
 .PHONY: demo test unit integration e2e lint typecheck template build serve clean
 
-$(VENV)/.installed: requirements/dev.txt
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt
+	# The operator CLI as a console script, `.venv/bin/cardshare` (editable: it runs this checkout).
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(SAMVENV)/.installed: requirements/sam.txt

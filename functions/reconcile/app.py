@@ -44,17 +44,6 @@ def adapters(table: str, state_machine: str) -> tuple[DecisionLedger, Workflow]:
     )
 
 
-def _grace() -> int:
-    # Time for an event to reach the workflow and its execution to start, on top of its waits.
-    raw = os.environ.get("CARDSHARE_RECONCILE_GRACE_SECONDS") or "60"
-    try:
-        return max(0, int(raw))
-    except ValueError:
-        raise ConfigError(
-            f"ReconcileGraceSeconds (CARDSHARE_RECONCILE_GRACE_SECONDS): {raw!r} is not an integer"
-        ) from None
-
-
 def _dry_run(event: Any) -> bool:
     # A manual invoke may ask for a dry run: {"dryRun": true}; the schedule uses the stack's setting.
     if isinstance(event, dict) and isinstance(event.get("dryRun"), bool):
@@ -69,15 +58,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state_machine = os.environ.get("CARDSHARE_STATE_MACHINE_ARN", "")
     try:
         config = settings()
-        grace = _grace()
         if not state_machine:
             raise ConfigError("CARDSHARE_STATE_MACHINE_ARN: not set")
     except ConfigError as error:
         logger.error("reconciler misconfigured", extra={"reason": str(error)})
         raise
     ledger, workflow = adapters(config.ledger_table, state_machine)
-    # A change younger than this is still being decided by the execution its event started.
-    in_flight = config.gates.evidence_wait_seconds + config.limits.quiet_seconds + grace
     report = reconcile(
         config.ladder,
         cards,
@@ -86,7 +72,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         workflow,
         dry_run=_dry_run(event),
         now=datetime.now(UTC),
-        in_flight_seconds=in_flight,
+        in_flight_seconds=config.in_flight_seconds,
     )
     for drift in report.drift:
         execution = report.started.get(drift.card_arn)

@@ -58,6 +58,10 @@ class EvidenceStore:
             raise EvidenceUnavailableError(f"evidence of {card_arn} in {self._table}: {error}") from error
         return Evidence.decode(response.get("Attributes", {}).get("facts", {}).get("SS", []))
 
+    def read(self, card_arn: str) -> Evidence:
+        """All the card's evidence, read consistently (no fact added)."""
+        return self.merge(card_arn, Evidence())
+
     def claim_alert(self, card_arn: str, fingerprint: str) -> bool:
         """True the first time ``fingerprint`` is claimed for the card: one alert per distinct block.
 

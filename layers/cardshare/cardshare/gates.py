@@ -261,10 +261,10 @@ def withholding(card: Card, evidence: Evidence | None, config: GateConfig, now: 
     if not any(s.status in APPROVAL_STATUSES for s in evidence.sightings):
         # Never approved or archived under this ARN: no such stage was ever granted to it.
         return False
-    return not version_approved(GateInput(card, _of_this_card(card, evidence), config, now))
+    return not version_approved(GateInput(card, of_this_card(card, evidence), config, now))
 
 
-def _of_this_card(card: Card, evidence: Evidence | None) -> Evidence | None:
+def of_this_card(card: Card, evidence: Evidence | None) -> Evidence | None:
     """Only the facts about this card, not an earlier one deleted under the same name (same ARN)."""
     if evidence is None or card.created_at is None:
         return evidence
@@ -281,7 +281,7 @@ def evaluate(
     """
     if card is None:
         return Verdict(None, None)
-    given = GateInput(card, _of_this_card(card, evidence), config, now, final)
+    given = GateInput(card, of_this_card(card, evidence), config, now, final)
     results: list[GateResult] = []
     for gate in GATES:
         if card.status not in gate.statuses:

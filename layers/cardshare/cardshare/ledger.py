@@ -69,6 +69,36 @@ class DecisionLedger:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return None
 
+    def history(self, card_arn: str, since: str | None = None) -> list[dict[str, Any]]:
+        """Every decision about the card in time order, failed ones included; from ``since`` (ISO time) on.
+
+        Raises :class:`LedgerUnavailableError` when the table cannot be read.
+        """
+        # decidedAt starts with the decision's ISO time, so a lower bound on the sort key is a time.
+        condition, values = "cardArn = :card", {":card": {"S": card_arn}}
+        if since:
+            condition += " AND decidedAt >= :since"
+            values[":since"] = {"S": since}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        records: list[dict[str, Any]] = []
+        while True:
+            try:
+                response = self._client.query(**request)
+            except (ClientError, BotoCoreError) as error:
+                raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
+            records += [
+                record
+                for record in map(from_item, response.get("Items", []))
+                if not str(record.get("decidedAt", "")).startswith(_RESERVED)
+            ]
+            if "LastEvaluatedKey" not in response:
+                return records
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
 
 def to_item(record: Mapping[str, Any]) -> dict[str, Any]:
     """A plain record as DynamoDB typed JSON (None values are left out, floats sent as exact decimals)."""

@@ -57,6 +57,20 @@ class ResourceShares:
             for row in page.get("resourceShareAssociations", [])
         ]
 
+    def principals(self, share_arns: Sequence[str]) -> dict[str, dict[str, AssociationStatus]]:
+        """Share ARN → principal → the newest status of its association with the share."""
+        paginator = self._client.get_paginator("get_resource_share_associations")
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        for page in paginator.paginate(associationType="PRINCIPAL", resourceShareArns=list(share_arns)):
+            for row in page.get("resourceShareAssociations", []):
+                key = (row["resourceShareArn"], row["associatedEntity"])
+                if key not in newest or _updated(row) >= _updated(newest[key]):
+                    newest[key] = row
+        by_share: dict[str, dict[str, AssociationStatus]] = {share: {} for share in share_arns}
+        for (share, principal), row in newest.items():
+            by_share.setdefault(share, {})[principal] = AssociationStatus(row["status"])
+        return by_share
+
     def grants_update(self, share_arn: str) -> bool:
         """Whether any permission attached to the share allows ``sagemaker:UpdateModelCard``.
 

@@ -80,7 +80,7 @@ def _is_model_card(resource_arn: str) -> bool:
     return ":model-card/" in resource_arn
 
 
-def _current(associations: Iterable[ResourceAssociation]) -> dict[str, dict[str, AssociationStatus]]:
+def current_associations(associations: Iterable[ResourceAssociation]) -> dict[str, dict[str, AssociationStatus]]:
     """Resource ARN → share ARN → its newest association status."""
     newest: dict[tuple[str, str], ResourceAssociation] = {}
     for row in associations:
@@ -125,7 +125,9 @@ def find_drift(
     from its plain status. A gated card shared as its plain status may still be drift (a blocked approval shared
     with prod by hand), so it cannot be skipped.
     """
-    actual = _current(a for a in associations if a.share_arn in ladder.share_arns and _is_model_card(a.resource_arn))
+    actual = current_associations(
+        a for a in associations if a.share_arn in ladder.share_arns and _is_model_card(a.resource_arn)
+    )
     drifts: list[Drift] = []
     listed: set[str] = set()
     for card in cards:

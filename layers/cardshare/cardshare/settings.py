@@ -21,6 +21,16 @@ class Settings:
     limits: Limits
     gates: GateConfig
     ledger_table: str
+    reconcile_grace_seconds: int = 60
+    """Time for an event to reach the workflow and its execution to start (the reconciler's margin)."""
+
+    @property
+    def in_flight_seconds(self) -> int:
+        """How long after a change the execution its event started may still be deciding it.
+
+        The reconciler leaves a card changed more recently than this to that execution.
+        """
+        return self.gates.evidence_wait_seconds + self.limits.quiet_seconds + self.reconcile_grace_seconds
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -63,4 +73,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     ledger_table = env.get("CARDSHARE_LEDGER_TABLE", "")
     if not ledger_table:
         raise ConfigError("CARDSHARE_LEDGER_TABLE: not set")
-    return Settings(account, region, ladder, limits, gates, ledger_table)
+    grace = _int(env, "CARDSHARE_RECONCILE_GRACE_SECONDS", 60, 0)
+    return Settings(account, region, ladder, limits, gates, ledger_table, grace)

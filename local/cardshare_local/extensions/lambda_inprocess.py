@@ -194,18 +194,25 @@ class _StdoutRouter:
     Handlers bind sys.stdout when their logger is created (at import), and in-process every
     function shares the process's logging tree (a logger named after the service is shared), so
     one router is bound once and sends each write to whichever function is running, as separate
-    Lambda processes would.
+    Lambda processes would. Only the thread running the function writes to its log: another
+    thread of the process (a test, the CLI, the demo printing) keeps the stdout it had, as a
+    program beside real Lambda would.
     """
 
     def __init__(self) -> None:
-        self.running: list[FunctionLog] = []
+        self.running: list[tuple[FunctionLog, int]] = []
+        self.outer: Any = None
 
     def write(self, text: str) -> int:
-        """Send to the innermost running function's log (the process's stdout between invocations and from ECHO)."""
+        """Send to the function this thread runs; anything else to the stdout in place before it ran."""
         if self.running and not _echoing():
-            return self.running[-1].write(text)
-        target = sys.stdout if sys.stdout is not self else sys.__stdout__
-        return target.write(text) if target else len(text)
+            log, thread = self.running[-1]
+            if thread == threading.get_ident():
+                return log.write(text)
+        target = self.outer if self.outer is not None else sys.__stdout__
+        if target is None or target is self:
+            return len(text)
+        return int(target.write(text))
 
     def flush(self) -> None:
         """Lines are complete as written."""
@@ -224,7 +231,9 @@ def _echoing() -> bool:
 
 @contextmanager
 def _captured(function_name: str) -> Iterator[None]:
-    _STDOUT.running.append(_log_of(function_name))
+    if sys.stdout is not _STDOUT:
+        _STDOUT.outer = sys.stdout
+    _STDOUT.running.append((_log_of(function_name), threading.get_ident()))
     try:
         with redirect_stdout(_STDOUT):  # type: ignore[type-var]
             yield

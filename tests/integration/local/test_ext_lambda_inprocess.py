@@ -6,6 +6,8 @@ import io
 import json
 import os
 import textwrap
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,11 @@ class CardNotReady(Exception):
 def handler(event, context):
     if event.get("say"):
         print(event["say"])
+    if event.get("linger"):
+        import pathlib, threading
+        pathlib.Path(event["marker"]).touch()
+        threading.Event().wait(event["linger"])
+        print("done lingering")
     if event.get("fail"):
         raise CardNotReady("card " + event["fail"] + " is not ready")
     if event.get("unserializable"):
@@ -167,3 +174,23 @@ def test_an_echo_that_prints_reaches_the_real_stdout_not_the_function_log(
     assert echoed == ["hello from the handler"]
     assert lambda_inprocess.logs("plan-card") == ["hello from the handler"]
     assert "[plan-card] hello from the handler\n" in capfd.readouterr().out
+
+
+def test_another_thread_printing_while_a_function_runs_keeps_its_own_stdout(
+    aws: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # In-process, sys.stdout is the log router while a handler runs; a program beside Lambda (the
+    # operator CLI, a test) printing meanwhile must not end up in the function's log.
+    running = tmp_path / "running"
+    payload = {"say": "from the handler", "linger": 1.0, "marker": str(running)}
+    worker = threading.Thread(target=_invoke, args=(aws, payload))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not running.exists():
+        assert time.monotonic() < deadline, "the handler never ran"
+        time.sleep(0.01)
+    print("from the operator's thread")
+    worker.join(timeout=10)
+
+    assert lambda_inprocess.logs("plan-card") == ["from the handler", "done lingering"]
+    assert "from the operator's thread\n" in capsys.readouterr().out

@@ -1,0 +1,3 @@
+from cardshare_cli.main import main
+
+raise SystemExit(main())
