@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from template_loader import load_template
 
 from cardshare.convergence import Progress
 from cardshare.settings import load_settings
-from template_loader import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_FILE = ROOT / "env.json"
