@@ -98,7 +98,7 @@ def test_env_json_sets_exactly_the_variables_the_template_declares(function_id: 
 
 
 @pytest.mark.parametrize("function_id", sorted(function_ids()))
-def test_env_json_values_pass_the_functions_own_validation(function_id: str) -> None:
+def test_env_json_values_pass_settings_validation(function_id: str) -> None:
     variables = env_file()[function_id]
     # Every function is given the settings (Globals); the plan and the reconciler load them at once.
     settings = load_settings({**variables, "AWS_REGION": "us-east-1"})
@@ -145,7 +145,10 @@ def test_describe_failure_samples_are_a_failed_state_as_the_catch_passes_it(path
     # A later round's Plan input is what NextRound builds; the catch adds the error beside it.
     carried = {key.removesuffix(".$") for key in state("NextRound")["Parameters"]}
     assert set(failed) == carried | {catch_field("Plan")}
-    assert set(failed[catch_field("Plan")]) == {"Error", "Cause"}
+    failure = failed[catch_field("Plan")]
+    assert set(failure) == {"Error", "Cause"}
+    # A Lambda task's error: Step Functions names it after the runtime's error document, its cause.
+    assert json.loads(failure["Cause"])["errorType"] == failure["Error"]
     assert set(failed["plan"]) == {key.removesuffix(".$") for key in state("Plan")["ResultSelector"]}
 
 
