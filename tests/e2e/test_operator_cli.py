@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from e2e_support import (
-    APPROVER,
     CONSUMERS,
     LEAD,
     Executions,
