@@ -15,8 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
+from rich.console import Console
 
 from cardshare.status import CardStatus
+from cardshare_cli import render
+from cardshare_cli.history import Ledger
+from cardshare_cli.inspection import Inspector
+from cardshare_cli.stack import Connection, open_stack
 from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT
 from cardshare_local.extensions import lambda_inprocess
 from cardshare_local.runtime import LocalAws, local_aws
@@ -171,31 +176,15 @@ def _print_blocked_notifications(system: LocalAws, queue_url: str, out: TextIO) 
     return len(received)
 
 
-def _print_ledger(system: LocalAws, name: str, out: TextIO) -> None:
-    rows = (
-        system.session()
-        .client("dynamodb")
-        .query(
-            TableName=system.stack.outputs["DecisionLedgerTableName"],
-            KeyConditionExpression="cardArn = :card",
-            ExpressionAttributeValues={":card": {"S": card_arn(name)}},
-        )["Items"]
-    )
-    print(f"\nDecision ledger for {name} (query by card, in time order)", file=out)
-    # The card's evidence shares the partition under a '#' sort key; it is not a decision.
-    for row in (r for r in rows if not r["decidedAt"]["S"].startswith("#")):
-        actor = "/".join(row.get("actor", {}).get("S", "-").rsplit("/", 2)[-2:])
-        version = row.get("version", {}).get("N", "?")
-        status = row.get("status", {}).get("S", "-")
-        print(f"  {row['time']['S'][11:23]}  v{version} {status:<13} {row['outcome']['S']:<8} by {actor}", file=out)
-
-
-def _matrix(system: LocalAws, out: TextIO) -> None:
-    print("\nFinal sharing matrix (card x account → access)", file=out)
-    print(f"  {'card':<28}" + "".join(f"{stage + ' ' + account:>22}" for stage, account in CONSUMERS.items()), file=out)
-    for name in (CARD_NAME, SELF_APPROVED_NAME):
-        cells = "".join(f"{system.access(card_arn(name), account):>22}" for account in CONSUMERS.values())
-        print(f"  {name:<28}{cells}", file=out)
+def _render_with_the_cli(system: LocalAws, out: TextIO) -> None:
+    """The final matrix and the card's ledger, as `cardshare cards` and `cardshare ledger` show them."""
+    stack = open_stack(Connection(system.stack.name, REGION))
+    console = Console(file=out, width=160, highlight=False)
+    inspector = Inspector(stack)
+    accounts = ", ".join(f"{stage} = {account}" for stage, account in CONSUMERS.items())
+    print(f"\nFinal sharing matrix, as `cardshare cards` shows it ({accounts})", file=out)
+    console.print(render.matrix_table([stage.name for stage in inspector.stages], inspector.matrix()))
+    console.print(render.ledger_table(CARD_NAME, Ledger(stack).decisions(CARD_NAME)))
 
 
 def play(system: LocalAws, out: TextIO = sys.stdout) -> Timeline:
@@ -265,10 +254,9 @@ def play(system: LocalAws, out: TextIO = sys.stdout) -> Timeline:
         f"archives {CARD_NAME} (Archived)",
         lambda: lead.update_model_card(ModelCardName=CARD_NAME, ModelCardStatus="Archived"),
     )
-    _matrix(system, out)
     if _print_blocked_notifications(system, queue, out) != 1:
         timeline.problems.append("expected exactly one blocked notification (the self-approval)")
-    _print_ledger(system, CARD_NAME, out)
+    _render_with_the_cli(system, out)
     return timeline
 
 

@@ -41,13 +41,31 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def readme_commands() -> str:
-    """The second bash block of the README's "Driving it by hand" section."""
+def readme_blocks() -> list[str]:
+    """The bash blocks of the README's "Driving it by hand" section: serve, the AWS CLI, cardshare."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("\n## Driving it by hand\n", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"^```bash\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
-    assert len(blocks) >= 2, "the README's 'Driving it by hand' section lost its command block"
-    return str(blocks[1])
+    assert len(blocks) == 3, "the README's 'Driving it by hand' section lost a command block"
+    return [str(block) for block in blocks]
+
+
+def readme_commands() -> str:
+    """The second bash block of the README's "Driving it by hand" section (the AWS CLI)."""
+    return readme_blocks()[1]
+
+
+def run_block(commands: list[str], environment: dict[str, str], tmp_path: Path, name: str) -> str:
+    """Run ``commands`` as written in one bash; each must exit 0. Returns what they printed."""
+    statuses = tmp_path / f"{name}.statuses"
+    script = "".join(f'{command}echo "$?" >> "{statuses}"\n' for command in commands)
+    run = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=180
+    )
+    codes = statuses.read_text(encoding="utf-8").split() if statuses.exists() else []
+    assert codes == ["0"] * len(commands), f"{list(zip(commands, codes, strict=False))}\n{run.stdout}\n{run.stderr}"
+    assert "Traceback" not in run.stderr, run.stderr
+    return run.stdout
 
 
 def split_commands(block: str) -> list[str]:
@@ -150,13 +168,7 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     environment = shell(tmp_path)
 
     # Run as written, one bash: the exports carry over; each command's exit status is recorded.
-    statuses = tmp_path / "statuses"
-    script = "".join(f'{command}echo "$?" >> "{statuses}"\n' for command in commands)
-    run = subprocess.run(
-        ["bash", "-c", script], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=180
-    )
-    codes = statuses.read_text(encoding="utf-8").split() if statuses.exists() else []
-    assert codes == ["0"] * len(commands), f"{list(zip(commands, codes, strict=False))}\n{run.stdout}\n{run.stderr}"
+    run_block(commands, environment, tmp_path, "aws")
 
     # The stack is registered: describe-stacks, as the README's redrive uses it, names the resources.
     described = subprocess.run(
@@ -207,6 +219,39 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     decisions = [item["outcome"]["S"] for item in items if "outcome" in item]
     assert len(decisions) == updates, items
     assert decisions.count("blocked") == 1, decisions
+
+    # Then the README's cardshare block, as written, with the same shell's exports.
+    shell_with_exports = {**environment, **exports(commands)}
+    cli_commands = split_commands(readme_blocks()[2])
+    assert all(command.startswith("cardshare ") for command in cli_commands), cli_commands
+    printed = run_block(cli_commands, shell_with_exports, tmp_path, "cardshare")
+    assert card in printed and "read-write" in printed and "FAILED" in printed, printed
+
+    def cardshare(*args: str) -> Any:
+        done = subprocess.run(
+            ["cardshare", "--output", "json", *args],
+            env=shell_with_exports,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return json.loads(done.stdout)
+
+    status = cardshare("status", card)
+    assert {row["stage"]: row["access"] for row in status["stages"]} == {
+        "dev": "read-write",
+        "test": "read-write",
+        "prod": "none",
+    }
+    assert {row["stage"]: row["shareArn"] for row in status["stages"]} == {v: k for k, v in stages.items()}
+    # The latest decision may be another execution's no-op on the same refusal: its gates say why.
+    latest = cardshare("why", card)["decision"]
+    assert latest["outcome"] in ("blocked", "no-op") and latest["status"] == "Approved", latest
+    approval = next(gate for gate in latest["gates"] if gate["gate"] == "approval")
+    assert approval["passed"] is False and "an author of version 1" in " ".join(approval["reasons"]), approval
+    assert [row["outcome"] for row in cardshare("ledger", card)] == decisions
+    assert cardshare("audit")["drift"] == []
 
     # The server's own log: function lines echoed, no access log, nothing crashed.
     out, err = server.out(), server.err()
