@@ -252,6 +252,8 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     assert approval["passed"] is False and "an author of version 1" in " ".join(approval["reasons"]), approval
     assert [row["outcome"] for row in cardshare("ledger", card)] == decisions
     assert cardshare("audit")["drift"] == []
+    assert cardshare("reconcile", "--card", card, "--dry-run")["drift"] == []
+    assert cardshare("redrive", "--dry-run")["found"] == 0
 
     # The server's own log: function lines echoed, no access log, nothing crashed.
     out, err = server.out(), server.err()
