@@ -7,13 +7,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from cardshare.reconciler import LedgerUnavailableError
+from cardshare.reconciler import LedgerUnavailableError, Report
 from cardshare_cli import render
 from cardshare_cli.errors import OperatorError, one_line
 from cardshare_cli.history import Ledger
@@ -53,8 +52,8 @@ pass_options = click.make_pass_decorator(Options)
 def progress(options: Options, label: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr while long work runs (only on a terminal: pipes and JSON stay clean)."""
     columns = [SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=render.console(stderr=True), transient=True) as bar:
-        bar.disable = options.json or not bar.console.is_terminal
+    err = render.console(stderr=True)
+    with Progress(*columns, console=err, transient=True, disable=options.json or not err.is_terminal) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -178,7 +177,7 @@ def reconcile(options: Options, card: str | None, dry_run: bool) -> None:
         raise OperatorError(f"{len(report.failures)} repair(s) could not start: {report.failures[0]}")
 
 
-def _report(options: Options, report: Any, title: str) -> None:
+def _report(options: Options, report: Report, title: str) -> None:
     out = render.console()
     if options.json:
         render.emit_json(out, report.to_dict())
