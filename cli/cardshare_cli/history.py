@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cardshare.cards import Card
 from cardshare.evidence import changes
 from cardshare.evidence_store import EvidenceStore
 from cardshare.gates import of_this_card
@@ -36,10 +37,11 @@ class Explanation:
 
     decision: dict[str, Any]
     history: tuple[HistoryRow, ...]
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"decision": self.decision, "evidence": [row.to_dict() for row in self.history]}
+        return {"decision": self.decision, "evidence": [row.to_dict() for row in self.history], "note": self.note}
 
 
 class Ledger:
@@ -53,29 +55,52 @@ class Ledger:
         self._evidence = EvidenceStore(dynamodb, table)
         self._cards = ModelCards(stack.client("sagemaker"))
 
+    def _resolve(self, card: str) -> tuple[str, Card | None]:
+        # The ledger is keyed by the ARN SageMaker returns: ask it, rather than trusting a name's spelling.
+        given = self._stack.card_arn(card)
+        described = self._cards.describe(given)
+        return (described.arn if described else given), described
+
     def decisions(self, card: str, since: str | None = None) -> list[dict[str, Any]]:
-        """``cardshare ledger``: the card's decisions in time order; an unknown card is an error."""
-        arn = self._stack.card_arn(card)
+        """``cardshare ledger``: the card's decisions in time order; a card never seen is an error."""
+        arn, described = self._resolve(card)
         records = self._ledger.history(arn, since)
-        if not records and since is None:
+        if (
+            not records
+            and described is None
+            and (since is None or self._ledger.latest(arn, include_failed=True) is None)
+        ):
             raise OperatorError(
                 f"no decisions recorded for card {arn.rsplit('/', 1)[-1]!r} in stack {self._stack.name!r}"
             )
         return records
 
     def explain(self, card: str) -> Explanation:
-        """The latest decision, failed ones included, and the evidence of the card as it exists now."""
-        arn = self._stack.card_arn(card)
-        latest = self.decisions(arn)[-1]
-        described = self._cards.describe(arn)
+        """The newest decision, failed ones included, and the evidence of the card as it exists now."""
+        arn, described = self._resolve(card)
+        latest = self._ledger.latest(arn, include_failed=True)
+        if latest is None:
+            raise OperatorError(
+                f"no decisions recorded for card {arn.rsplit('/', 1)[-1]!r} in stack {self._stack.name!r}"
+            )
         evidence = self._evidence.read(arn)
+        note = ""
         if described is not None:
-            evidence = of_this_card(described, evidence) or evidence
+            scoped = of_this_card(described, evidence)
+            evidence = scoped if scoped is not None else evidence
+            decided_on = latest.get("modifiedAt")
+            if (
+                described.created_at is not None
+                and isinstance(decided_on, int | float)
+                and decided_on < described.created_at
+            ):
+                # Same name, same ARN: the newest decision was about a card deleted before this one was created.
+                note = "this decision is about an earlier card of the same name; none yet for the current one"
         rows = tuple(
             HistoryRow(_iso(change.at), change.kind.value, change.version, change.status.value, _actor(change.actor))
             for change in changes(evidence)
         )
-        return Explanation(latest, rows)
+        return Explanation(latest, rows, note)
 
 
 def _iso(epoch_ms: int) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cardshare.cards import Card
 from cardshare.planner import PRESENT, AssociationStatus
 from cardshare.policy import Stage
 from cardshare.ram import ResourceShares
@@ -44,21 +43,28 @@ class StageRow:
         }
 
 
+DELETED = "(deleted)"
+
+
 @dataclass(frozen=True)
 class CardView:
-    """A card and its stages."""
+    """A card (or a deleted card still shared) and its stages."""
 
-    card: Card
+    arn: str
+    name: str
+    status: str
+    version: int | None
+    kms_key_id: str | None
     stages: tuple[StageRow, ...]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
-            "cardArn": self.card.arn,
-            "name": self.card.name,
-            "status": self.card.status.value,
-            "version": self.card.version,
-            "kmsKeyId": self.card.kms_key_id,
+            "cardArn": self.arn,
+            "name": self.name,
+            "status": self.status,
+            "version": self.version,
+            "kmsKeyId": self.kms_key_id,
             "stages": [row.to_dict() for row in self.stages],
         }
 
@@ -90,45 +96,70 @@ class Inspector:
         """The stack's stage ladder, in order."""
         return self._stack.settings.ladder.stages
 
-    def access(self, share_arn: str, association: str | None) -> str:
-        """What a share's accounts may do with an associated card, from the share's permission."""
+    def access(self, share_arn: str, association: str | None, reachable: Collection[str]) -> str:
+        """What a share's accounts may do with a card, from the card's association and the share's permission.
+
+        ``reachable``: the shares with at least one principal ASSOCIATED (an invitation not yet
+        accepted, or a principal removed, gives nobody access).
+        """
         # ASSOCIATING is not access yet: RAM grants it when the association settles.
-        if association != AssociationStatus.ASSOCIATED.value:
+        if association != AssociationStatus.ASSOCIATED.value or share_arn not in reachable:
             return NONE
         return READ_WRITE if self._shares.grants_update(share_arn) else READ_ONLY
 
+    def _principals(self) -> dict[str, dict[str, AssociationStatus]]:
+        return self._shares.principals([stage.share_arn for stage in self.stages])
+
     def card(self, card: str) -> CardView:
         """``cardshare status``: the card's status and version, and each stage's share, principals and access."""
-        arn = self._stack.card_arn(card)
-        described = self._cards.describe(arn)
-        if described is None:
+        given = self._stack.card_arn(card)
+        described = self._cards.describe(given)
+        arn = described.arn if described else given
+        shares = [stage.share_arn for stage in self.stages]
+        associations = {row.share_arn: row.status.value for row in self._shares.associations(arn, shares)}
+        if described is None and not any(state in _PRESENT for state in associations.values()):
             raise OperatorError(
                 f"no model card {arn.rsplit('/', 1)[-1]!r} in {self._stack.account} ({self._stack.region})"
             )
-        shares = [stage.share_arn for stage in self.stages]
-        associations = {row.share_arn: row.status.value for row in self._shares.associations(described.arn, shares)}
-        principals = self._shares.principals(shares)
+        principals = self._principals()
+        reachable = _reachable(principals)
         rows = tuple(
             StageRow(
                 stage.name,
                 stage.share_arn,
                 associations.get(stage.share_arn),
                 {p: status.value for p, status in sorted(principals.get(stage.share_arn, {}).items())},
-                self.access(stage.share_arn, associations.get(stage.share_arn)),
-                described.status in stage.statuses,
+                self.access(stage.share_arn, associations.get(stage.share_arn), reachable),
+                described is not None and described.status in stage.statuses,
             )
             for stage in self.stages
         )
-        return CardView(described, rows)
+        if described is None:
+            # Deleted, still shared: what the consumers can read until the reconciler removes it.
+            return CardView(arn, arn.rsplit("/", 1)[-1], DELETED, None, None, rows)
+        status = described.status.value
+        return CardView(arn, described.name, status, described.version, described.kms_key_id, rows)
 
     def matrix(self, progress: Callable[[int], None] = lambda _: None) -> list[MatrixRow]:
-        """``cardshare cards``: every card (and every vanished card still shared) x every stage."""
+        """``cardshare cards``: every card (and every deleted card still shared) x every stage."""
         listed = self._cards.list_cards()
         progress(len(listed))
         shares = [stage.share_arn for stage in self.stages]
         rows = self._shares.all_associations(shares)
         progress(len(rows))
-        return matrix_rows(self.stages, listed, rows, self.access)
+        reachable = _reachable(self._principals())
+        return matrix_rows(self.stages, listed, rows, lambda share, state: self.access(share, state, reachable))
+
+
+_PRESENT = {status.value for status in PRESENT}
+
+
+def _reachable(principals: Mapping[str, Mapping[str, AssociationStatus]]) -> set[str]:
+    return {
+        share
+        for share, members in principals.items()
+        if any(status is AssociationStatus.ASSOCIATED for status in members.values())
+    }
 
 
 def matrix_rows(
@@ -158,5 +189,5 @@ def matrix_rows(
     listed = {card.arn for card in cards}
     for arn in sorted(set(current) - listed):
         if ":model-card/" in arn and any(v in PRESENT for v in current[arn].values()):
-            rows.append(MatrixRow(arn, arn.rsplit("/", 1)[-1], "(deleted)", cells(arn)))
+            rows.append(MatrixRow(arn, arn.rsplit("/", 1)[-1], DELETED, cells(arn)))
     return rows

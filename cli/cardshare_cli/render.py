@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cardshare.reconciler import Report
@@ -33,7 +34,13 @@ def emit_json(out: Console, value: Any) -> None:
 
 def _styled(text: str, styles: Mapping[str, str]) -> str:
     style = styles.get(text)
-    return f"[{style}]{text}[/{style}]" if style else text
+    return f"[{style}]{escape(text)}[/{style}]" if style else escape(text)
+
+
+def _add(table: Table, *cells: object, styled: Mapping[int, Mapping[str, str]] | None = None) -> None:
+    """Add a row of data: every cell escaped (a '[' in an ARN list or an error is text, not markup)."""
+    styles = styled or {}
+    table.add_row(*(_styled(str(c), styles[i]) if i in styles else escape(str(c)) for i, c in enumerate(cells)))
 
 
 def _short(arn: str) -> str:
@@ -42,23 +49,26 @@ def _short(arn: str) -> str:
 
 def status_table(view: CardView) -> Table:
     """``cardshare status``: one row per stage."""
-    card = view.card
-    table = Table(title=f"{card.name}: {card.status.value}, version {card.version}", title_justify="left")
+    version = f", version {view.version}" if view.version is not None else ""
+    title = escape(f"{view.name}: {view.status}{version}")
+    table = Table(title=title, title_justify="left")
     for column in ("stage", "share", "association", "principals", "access", "status grants it"):
         table.add_column(column, overflow="fold")
     for row in view.stages:
         principals = ", ".join(p if s == "ASSOCIATED" else f"{p} ({s.lower()})" for p, s in row.principals.items())
-        table.add_row(
+        _add(
+            table,
             row.stage,
             row.share_arn,
             row.association or "-",
             principals or "-",
-            _styled(row.access, _ACCESS_STYLE),
+            row.access,
             "yes" if row.earned else "no",
+            styled={4: _ACCESS_STYLE},
         )
-    if card.kms_key_id:
-        table.caption = (
-            f"Encrypted with {card.kms_key_id}: consumers also need kms:Decrypt on it (README: encrypted cards)."
+    if view.kms_key_id:
+        table.caption = escape(
+            f"Encrypted with {view.kms_key_id}: consumers also need kms:Decrypt on it (README: encrypted cards)."
         )
     return table
 
@@ -71,7 +81,8 @@ def matrix_table(stages: Sequence[str], rows: Iterable[MatrixRow], title: str = 
     for stage in stages:
         table.add_column(stage)
     for row in rows:
-        table.add_row(row.name, row.status, *(_styled(row.cells[stage], _ACCESS_STYLE) for stage in stages))
+        cells = [row.cells[stage] for stage in stages]
+        _add(table, row.name, row.status, *cells, styled={2 + i: _ACCESS_STYLE for i in range(len(cells))})
     return table
 
 
@@ -81,19 +92,21 @@ def _actor(record: Mapping[str, Any]) -> str:
 
 def ledger_table(card: str, records: Iterable[Mapping[str, Any]]) -> Table:
     """``cardshare ledger``: the card's decisions in time order."""
-    table = Table(title=f"decisions for {card}, in time order", title_justify="left")
+    table = Table(title=escape(f"decisions for {card}, in time order"), title_justify="left")
     for column in ("time", "version", "status", "outcome", "shares added", "shares removed", "by", "why"):
         table.add_column(column, overflow="fold")
     for record in records:
-        table.add_row(
-            str(record.get("time", "")),
-            str(record.get("version") if record.get("version") is not None else "-"),
-            str(record.get("status") or "-"),
-            _styled(str(record.get("outcome")), _OUTCOME_STYLE),
+        _add(
+            table,
+            record.get("time", ""),
+            record.get("version") if record.get("version") is not None else "-",
+            record.get("status") or "-",
+            record.get("outcome"),
             ", ".join(_short(a) for a in record.get("sharesAdded") or []) or "-",
             ", ".join(_short(a) for a in record.get("sharesRemoved") or []) or "-",
             _actor(record),
             _why(record),
+            styled={3: _OUTCOME_STYLE},
         )
     return table
 
@@ -108,11 +121,12 @@ def _why(record: Mapping[str, Any]) -> str:
 def why_tables(explanation: Explanation) -> list[Table]:
     """``cardshare why``: the decision, each gate with its reasons, and the card's history behind it."""
     record = explanation.decision
-    summary = Table(title=f"latest decision for {record.get('cardName')}", title_justify="left", show_header=False)
+    title = escape(f"latest decision for {record.get('cardName')}")
+    summary = Table(title=title, title_justify="left", show_header=False)
     summary.add_column("field")
     summary.add_column("value", overflow="fold")
     for label, value in (
-        ("outcome", _styled(str(record.get("outcome")), _OUTCOME_STYLE)),
+        ("outcome", record.get("outcome")),
         ("decided at", record.get("time")),
         (
             "card",
@@ -126,19 +140,21 @@ def why_tables(explanation: Explanation) -> list[Table]:
         ("error", f"{record.get('error')}: {record.get('cause')}" if record.get("error") else "-"),
         ("execution", record.get("executionArn")),
     ):
-        summary.add_row(label, str(value))
+        _add(summary, label, value, styled={1: _OUTCOME_STYLE} if label == "outcome" else None)
+    if explanation.note:
+        summary.caption = escape(explanation.note)
     gates = Table(title="gates", title_justify="left")
     for column in ("gate", "result", "reasons", "details"):
         gates.add_column(column, overflow="fold")
     for gate in record.get("gates") or []:
         result = "pending" if gate.get("pending") else ("passed" if gate.get("passed") else "FAILED")
         details = ", ".join(f"{k}={_detail(v)}" for k, v in sorted((gate.get("details") or {}).items()))
-        gates.add_row(gate.get("gate"), result, "; ".join(gate.get("reasons", [])) or "-", details or "-")
+        _add(gates, gate.get("gate"), result, "; ".join(gate.get("reasons", [])) or "-", details or "-")
     history = Table(title="evidence: the card's history as cardshare saw it", title_justify="left")
     for column in ("at", "change", "version", "status", "by"):
         history.add_column(column, overflow="fold")
     for row in explanation.history:
-        history.add_row(row.at, row.kind, str(row.version), row.status, row.actor)
+        _add(history, row.at, row.kind, row.version, row.status, row.actor)
     return [summary, gates, history]
 
 
@@ -154,7 +170,8 @@ def report_table(report: Report, title: str) -> Table:
     for column in ("card", "status", "missing", "unexpected", "reason", "repair"):
         table.add_column(column, overflow="fold")
     for drift in report.drift:
-        table.add_row(
+        _add(
+            table,
             _short(drift.card_arn),
             drift.status.value if drift.status else "(deleted)",
             ", ".join(drift.missing) or "-",

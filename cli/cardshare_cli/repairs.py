@@ -10,7 +10,7 @@ from typing import Any
 from cardshare.events import parse_card_arn, reconciler_event
 from cardshare.ledger import DecisionLedger
 from cardshare.ram import ResourceShares
-from cardshare.reconciler import Report, reconcile
+from cardshare.reconciler import LedgerUnavailableError, Report, reconcile
 from cardshare.reconciliation import CardSummary, ResourceAssociation
 from cardshare.sagemaker import ModelCards
 from cardshare.stepfunctions import Workflow
@@ -19,14 +19,19 @@ from cardshare_cli.stack import Stack
 
 
 class _CountedLedger:
-    """The ledger, reporting each read to a progress bar (an audit reads one record per gated card)."""
+    """The ledger, strict, reporting each read to a progress bar (an audit reads one record per gated card)."""
 
     def __init__(self, ledger: DecisionLedger, tick: Callable[[int], None]) -> None:
         self._ledger = ledger
         self._tick = tick
 
     def latest(self, card_arn: str) -> Mapping[str, Any] | None:
-        record = self._ledger.latest(card_arn)
+        try:
+            record = self._ledger.latest(card_arn)
+        except LedgerUnavailableError as error:
+            # The scheduled reconciler falls back to the card's plain status and lets the workflow
+            # judge; an operator asking for a report must hear that the ledger is unreadable instead.
+            raise OperatorError(f"cannot audit without the decision ledger: {error}") from None
         self._tick(1)
         return record
 
@@ -87,7 +92,8 @@ class Repairs:
         listing = _OneCard(summary, rows)
         # The operator asks about this card now: nothing is left to an execution in flight.
         now = datetime.now(UTC)
-        report = reconcile(ladder, listing, listing, self._ledger, self._workflow, dry_run=True, now=now)
+        strict = _CountedLedger(self._ledger, lambda _: None)
+        report = reconcile(ladder, listing, listing, strict, self._workflow, dry_run=True, now=now)
         if dry_run:
             return report
         run = f"operator-{uuid.uuid4().hex[:12]}"

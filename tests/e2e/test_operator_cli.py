@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,8 @@ class Run:
     out: str
     err: str
 
-    def json(self) -> Any:
-        assert self.code in (0, EXIT_DRIFT), (self.code, self.err)
+    def json(self, code: int = 0) -> Any:
+        assert self.code == code, (self.code, self.err)
         return json.loads(self.out)
 
 
@@ -117,6 +118,50 @@ def test_status_and_cards_show_what_each_consumer_account_can_do(system: LocalAw
     assert approved_line.count("read-write") == 2 and "read-only" in approved_line
     shown = cardshare("status", "Draft-Card")
     assert shown.code == 0 and system.share_arns["dev"] in shown.out
+    # Global options go before or after the command, as with the AWS CLI.
+    assert (
+        cardshare("status", "Draft-Card", "--output", "json", "--stack-name", system.stack.name).json()["status"]
+        == "Draft"
+    )
+
+    # Deleted without an event (the rule was off): still shared until the reconciler acts, and shown so.
+    disable, enable = rule_switch(system)
+    disable()
+    sagemaker(system, role=LEAD).delete_model_card(ModelCardName="Draft-Card")
+    enable()
+    gone = cardshare("--output", "json", "status", "Draft-Card").json()
+    assert (gone["status"], gone["version"]) == ("(deleted)", None)
+    assert {row["stage"]: row["access"] for row in gone["stages"]} == truth["Draft-Card"]
+    assert {row["name"]: row["status"] for row in cardshare("--output", "json", "cards").json()}[
+        "Draft-Card"
+    ] == "(deleted)"
+
+    # Nobody on dev's share any more (an account removed by hand): the card is associated, but no
+    # account can read it through that share.
+    ram = client(system, "ram")
+    ram.disassociate_resource_share(resourceShareArn=system.share_arns["dev"], principals=[CONSUMERS["dev"]])
+    for _ in range(2):  # RAM settles the change on a later read
+        after = cardshare("--output", "json", "status", "Review-Card").json()
+    dev = next(row for row in after["stages"] if row["stage"] == "dev")
+    assert (dev["association"], dev["principals"], dev["access"]) == (
+        "ASSOCIATED",
+        {CONSUMERS["dev"]: "DISASSOCIATED"},
+        system.access(arns["Review-Card"], CONSUMERS["dev"]),
+    )
+    assert dev["access"] == "none"
+
+
+@stack()
+def test_status_names_the_key_of_an_encrypted_card(system: LocalAws, cardshare: Any) -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    watch = Executions(system, skip_existing=True)
+    sagemaker(system, role=LEAD).create_model_card(
+        ModelCardName="Secret-Card", Content=card_content(), ModelCardStatus="Draft", SecurityConfig={"KmsKeyId": key}
+    )
+    watch.new()
+    assert cardshare("--output", "json", "status", "Secret-Card").json()["kmsKeyId"] == key
+    table = cardshare("status", "Secret-Card").out.replace("\n", " ")
+    assert key in table and "kms:Decrypt" in table
 
 
 @stack()
@@ -146,6 +191,8 @@ def test_why_explains_a_self_approval_and_the_ledger_lists_every_decision_in_tim
     assert all(f"role/{LEAD}/" in row["actor"] for row in explained["evidence"])
     table = cardshare("why", "Own-Card")
     assert table.code == 0 and "blocked" in table.out and "FAILED" in table.out
+    # The authors list is shown as written (brackets are text, not markup).
+    assert f"authors=[arn:aws:sts::123456789012:assumed-role/{LEAD}/" in table.out.replace("\n", ""), table.out
 
     records = cardshare("--output", "json", "ledger", arn).json()
     assert [r["outcome"] for r in records] == ["shared", "shared", "blocked"]
@@ -155,6 +202,14 @@ def test_why_explains_a_self_approval_and_the_ledger_lists_every_decision_in_tim
     later = cardshare("--output", "json", "ledger", "Own-Card", "--since", times[1]).json()
     assert [r["time"] for r in later] == times[1:]
     assert cardshare("--output", "json", "ledger", "Own-Card", "--since", "2999-01-01").json() == []
+    # A time with an offset means that moment, whatever the ledger's UTC keys look like as text.
+    second = datetime.fromisoformat(times[1])
+    for zone in (timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))):
+        local = second.astimezone(zone).isoformat()
+        assert [
+            r["time"] for r in cardshare("ledger", "Own-Card", "--since", local, "--output", "json").json()
+        ] == times[1:]
+    assert len(cardshare("ledger", "Own-Card", "--output", "json", "--since", times[0][:10]).json()) == 3
     assert "blocked" in cardshare("ledger", "Own-Card").out
 
 
@@ -174,7 +229,7 @@ def test_audit_finds_manual_drift_and_reconcile_repairs_it_through_the_workflow(
 
     audit = cardshare("--output", "json", "audit")
     assert audit.code == EXIT_DRIFT
-    report = audit.json()
+    report = audit.json(EXIT_DRIFT)
     assert report["cards"] == 2 and report["dryRun"] is True
     assert [(d["card"], d["missing"], d["extra"]) for d in report["drift"]] == [(arns["Drifted-Card"], ["dev"], [])]
     table = cardshare("audit")
@@ -223,7 +278,10 @@ def test_redrive_moves_every_dead_lettered_event_back_until_the_queue_is_empty(
         sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(state_change_event(name, "Draft")))["MessageId"]
         for name in names
     ]
-    garbage = sqs.send_message(QueueUrl=queue, MessageBody="not an event")["MessageId"]
+    garbage = sorted(
+        sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"]
+        for body in ("not an event", json.dumps({"detail-type": "not ours", "detail": {}}))
+    )
     watch = Executions(system, skip_existing=True)
     # An earlier redrive started the first event's execution, then was cut short before deleting it.
     sfn = client(system, "stepfunctions")
@@ -238,22 +296,31 @@ def test_redrive_moves_every_dead_lettered_event_back_until_the_queue_is_empty(
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     looked = cardshare("--output", "json", "redrive", "--dry-run").json()
-    assert (looked["found"], looked["redriven"], looked["leftInQueue"]) == (13, 0, [garbage])
+    assert (looked["found"], looked["redriven"], sorted(looked["leftInQueue"])) == (14, 0, garbage)
     visible = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
-    assert visible["Attributes"]["ApproximateNumberOfMessages"] == "13", "a dry run kept messages hidden"
+    assert visible["Attributes"]["ApproximateNumberOfMessages"] == "14", "a dry run kept messages hidden"
     assert watch.new() == []
 
     done = cardshare("--output", "json", "redrive").json()
-    assert (done["redriven"], done["alreadyStarted"], done["leftInQueue"]) == (11, 1, [garbage])
+    assert (done["redriven"], done["alreadyStarted"], sorted(done["leftInQueue"])) == (11, 1, garbage)
     executions = watch.new()
     assert sorted(e["name"] for e in executions) == sorted(f"redrive-{i}" for i in ids[1:])
     assert all(e["status"] == "SUCCEEDED" for e in executions), [describe(e) for e in executions]
     for name in names:
         assert associations(system, card_arn(name)) == {"dev": "ASSOCIATED"}, name
-    assert depth() == 1
+    assert depth() == 2
 
     assert "redrove 0 event(s)" in cardshare("redrive").out
     assert watch.new() == []
+
+    # The workflow is gone: the redrive stops at the first event it cannot start, says so in one
+    # line, and leaves every event in the queue, visible at once for the next try.
+    for name in ("After-1", "After-2", "After-3"):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(state_change_event(name, "Draft")))
+    sfn.delete_state_machine(stateMachineArn=system.state_machine_arn)
+    assert_one_line_error(cardshare("redrive"), EXIT_ERROR, "redrove 0 event(s), then could not start the next")
+    assert depth() == 5
+    assert cardshare("--output", "json", "redrive", "--dry-run").json()["found"] == 5
 
 
 @pytest.mark.parametrize(

@@ -169,3 +169,33 @@ def test_summaries_count_what_happened() -> None:
     )
     done = RedriveResult(False, 3, executions=["e1", "e2"], already_started=1, found=3)
     assert redrive_summary(done) == "redrove 2 event(s), 1 already started by an earlier redrive"
+
+
+def test_an_audit_without_the_ledger_is_an_error_not_a_guess() -> None:
+    """The scheduled reconciler falls back to plain statuses; the operator's audit must refuse instead."""
+    from datetime import UTC, datetime
+
+    from cardshare.reconciler import LedgerUnavailableError, reconcile
+    from cardshare_cli.repairs import _CountedLedger
+
+    class Unreadable:
+        def latest(self, card_arn: str) -> None:
+            raise LedgerUnavailableError("AccessDeniedException: dynamodb:Query")
+
+    class Listing:
+        def list_cards(self) -> list[CardSummary]:
+            return [card("Blocked", CardStatus.APPROVED)]
+
+        def all_associations(self, share_arns: object) -> list[ResourceAssociation]:
+            return [
+                row("Blocked", "dev", AssociationStatus.ASSOCIATED),
+                row("Blocked", "test", AssociationStatus.ASSOCIATED),
+            ]
+
+    now = datetime.now(UTC)
+    lenient = reconcile(LADDER, Listing(), Listing(), Unreadable(), None, dry_run=True, now=now)  # type: ignore[arg-type]
+    assert [d.missing for d in lenient.drift] == [("prod",)]  # what the Lambda does: let the workflow judge
+    with pytest.raises(OperatorError, match="cannot audit without the decision ledger: AccessDeniedException"):
+        reconcile(
+            LADDER, Listing(), Listing(), _CountedLedger(Unreadable(), lambda _: None), None, dry_run=True, now=now
+        )  # type: ignore[arg-type]

@@ -37,8 +37,8 @@ class DecisionLedger:
         """Build the adapter from a boto3 session."""
         return cls(session.client("dynamodb", config=config), table)
 
-    def latest(self, card_arn: str) -> dict[str, Any] | None:
-        """The card's newest decision that reached a verdict (failed executions are skipped).
+    def latest(self, card_arn: str, *, include_failed: bool = False) -> dict[str, Any] | None:
+        """The card's newest decision that reached a verdict (failed executions skipped unless asked for).
 
         Reads newest first, a page at a time, and stops at the first usable record. Raises
         :class:`LedgerUnavailableError` when the table cannot be read (after botocore's retries).
@@ -58,10 +58,8 @@ class DecisionLedger:
                 raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
             for item in response.get("Items", []):
                 record = from_item(item)
-                if not str(record.get("decidedAt", "")).startswith(_RESERVED) and record.get("outcome") not in (
-                    None,
-                    Outcome.FAILED.value,
-                ):
+                skipped = (None,) if include_failed else (None, Outcome.FAILED.value)
+                if not str(record.get("decidedAt", "")).startswith(_RESERVED) and record.get("outcome") not in skipped:
                     return record
             seen += len(response.get("Items", []))
             if "LastEvaluatedKey" not in response:

@@ -79,19 +79,23 @@ class ResourceShares:
         """
         if share_arn not in self._grants_update:
             # botocore has no paginator for this operation: follow nextToken by hand.
-            arns: list[str] = []
+            attached: list[dict[str, Any]] = []
             request: dict[str, Any] = {"resourceShareArn": share_arn}
             while True:
                 page = self._client.list_resource_share_permissions(**request)
-                arns += [permission["arn"] for permission in page.get("permissions", [])]
+                attached += page.get("permissions", [])
                 if not page.get("nextToken"):
                     break
                 request["nextToken"] = page["nextToken"]
-            self._grants_update[share_arn] = any(
-                _allows(self._client.get_permission(permissionArn=arn)["permission"].get("permission", ""), _UPDATE)
-                for arn in arns
-            )
+            self._grants_update[share_arn] = any(_allows(self._template(row), _UPDATE) for row in attached)
         return self._grants_update[share_arn]
+
+    def _template(self, attached: dict[str, Any]) -> str:
+        # The version the share uses, not the permission's default: a share may stay on an older one.
+        request: dict[str, Any] = {"permissionArn": attached["arn"]}
+        if str(attached.get("version") or "").isdigit():
+            request["permissionVersion"] = int(attached["version"])
+        return str(self._client.get_permission(**request)["permission"].get("permission", ""))
 
 
 _UPDATE = "sagemaker:UpdateModelCard"
