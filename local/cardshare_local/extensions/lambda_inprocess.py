@@ -443,7 +443,23 @@ def _load(function_name: str, source: Source, module_part: str, environment: dic
     _MODULES[function_name] = module
     _ENVIRONMENTS[function_name] = environment
     _COLD_STATE.pop(function_name, None)  # a new container starts cold
+    _configure_log_levels(module)
     return module
+
+
+def _configure_log_levels(module: ModuleType) -> None:
+    """Give the module's Powertools loggers the level this container's environment sets.
+
+    In Lambda every container configures its loggers afresh. In-process, the logging logger named
+    after the service outlives the container that configured it, and Powertools does not configure
+    a logger it finds configured: it would keep the level of whichever deploy imported it first.
+    """
+    powertools = sys.modules.get("aws_lambda_powertools.logging.logger")
+    if powertools is None:
+        return
+    for value in vars(module).values():
+        if isinstance(value, powertools.Logger):
+            value.setLevel(None)  # None: the level Powertools reads from the environment
 
 
 @contextmanager
