@@ -253,3 +253,38 @@ def test_logging_config_variables_reach_only_their_function(powertools_functions
     assert (first["log_level"], first["log_format"]) == ("WARN", "JSON")
     assert (second["log_level"], second["log_format"]) == ("", "")
     assert os.environ.get("AWS_LAMBDA_LOG_LEVEL", "") == ""
+
+
+LOGGER_HANDLER = """
+from aws_lambda_powertools import Logger
+
+logger = Logger(service="shared-service")
+
+
+def handler(event, context):
+    return {"level": logger.log_level}
+"""
+
+
+def test_a_new_container_configures_its_logger_level_afresh(tmp_path: Path) -> None:
+    """The logging logger named after the service outlives a container in-process; its level must not."""
+    lambda_inprocess.install()
+    (tmp_path / "app.py").write_text(textwrap.dedent(LOGGER_HANDLER))
+    levels = []
+    with mock_aws():
+        client = boto3.client("lambda", region_name=REGION)
+        role = boto3.client("iam", region_name=REGION).create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        client.create_function(
+            FunctionName="logs",
+            Runtime="python3.11",
+            Role=role["Role"]["Arn"],
+            Handler="app.handler",
+            Code={"ZipFile": _zip()},
+        )
+        for level in ("DEBUG", "INFO", "TRACE"):
+            lambda_inprocess.register_source("logs", tmp_path, runtime_variables={"AWS_LAMBDA_LOG_LEVEL": level})
+            lambda_inprocess.reset()  # a new container
+            levels.append(json.loads(client.invoke(FunctionName="logs", Payload=b"{}")["Payload"].read())["level"])
+    lambda_inprocess.reset(sources=True)
+
+    assert levels == [10, 20, 0]  # DEBUG, INFO, and TRACE (everything)
