@@ -307,13 +307,25 @@ class Deployer:
                 f"{logical_id}.Events.{event_id}: event type {event.get('Type')} is not supported locally"
             )
         props = event["Properties"]
+        role_id = f"{logical_id}{event_id}"
         target: dict[str, Any] = {
             "Arn": function_arn,
-            "RoleArn": self._execution_role(f"{logical_id}{event_id}", "scheduler.amazonaws.com"),
+            "RoleArn": self._execution_role(role_id, "scheduler.amazonaws.com"),
         }
         for key in ("RetryPolicy", "DeadLetterConfig", "Input"):
             if key in props:
                 target[key] = props[key]
+        # The role's statements, as SAM writes them: invoke the function, send to the dead-letter queue.
+        statements = [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}]
+        if "DeadLetterConfig" in target:
+            statements.append(
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": target["DeadLetterConfig"]["Arn"]}
+            )
+        self.client("iam").put_role_policy(
+            RoleName=self._physical_name(f"{role_id}Role"),
+            PolicyName="schedule-target",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+        )
         if "RetryPolicy" in target:
             target["RetryPolicy"] = {key: int(value) for key, value in target["RetryPolicy"].items()}
         self.client("scheduler").create_schedule(

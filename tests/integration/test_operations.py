@@ -107,8 +107,14 @@ def test_the_reconciler_runs_on_a_schedule_that_retries_and_keeps_dead_letters(s
     assert target["Arn"] == function_arn
     assert target["RetryPolicy"] == spec["RetryPolicy"]
     assert target["DeadLetterConfig"] == {"Arn": queue_arn}
-    role = session.client("iam").get_role(RoleName=target["RoleArn"].rsplit("/", 1)[-1])["Role"]
+    iam = session.client("iam")
+    role_name = target["RoleArn"].rsplit("/", 1)[-1]
+    role = iam.get_role(RoleName=role_name)["Role"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    (policy,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]
+    allowed = {(s["Action"], s["Resource"]) for s in document["Statement"]}
+    assert allowed == {("lambda:InvokeFunction", function_arn), ("sqs:SendMessage", queue_arn)}
     # The schedule replaced the EventBridge rule SAM's Schedule event made: only the card rule is left.
     rules = session.client("events").list_rules()["Rules"]
     assert [r["Name"] for r in rules] == [system.stack.resources["CardStateChangeRule"]]
