@@ -9,18 +9,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardshare.decisions import failure_decision
+from cardshare.decisions import Outcome, failure_decision
 from cardshare.ledger import to_item
+from cardshare.telemetry import count_by
 
 logger = Logger()
 metrics = Metrics()
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+# The workflow passes its execution ARN: every log line carries it as the correlation id.
+@logger.inject_lambda_context(clear_state=True, correlation_id_path="execution")
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """``event`` is ``{"state": <workflow state with failure>, "execution": <ARN>}``."""
     state = event.get("state") if isinstance(event, dict) and isinstance(event.get("state"), dict) else {}
@@ -31,7 +32,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "execution failed",
         extra={"card": record["cardArn"], "error": record["error"], "cause": record["cause"], "execution": execution},
     )
-    metrics.add_metric(name="Decision-failed", unit=MetricUnit.Count, value=1)
+    count_by("Decisions", outcome=Outcome.FAILED.value)
     decision["item"] = to_item(record)
     decision["error"], decision["cause"] = record["error"], record["cause"]
     return decision

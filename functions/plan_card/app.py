@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from cardshare.convergence import AssociationFailedError, ConvergenceTimeoutError
+from cardshare.decisions import Decision
 from cardshare.events import InvalidEventError
 from cardshare.evidence_store import EvidenceStore
 from cardshare.ledger import to_item
@@ -21,6 +22,7 @@ from cardshare.promotion import PermissionMismatchError, Ports, promote_round
 from cardshare.ram import ResourceShares
 from cardshare.sagemaker import ModelCards
 from cardshare.settings import Settings, load_settings
+from cardshare.telemetry import count_by
 
 logger = Logger()
 metrics = Metrics()
@@ -30,7 +32,6 @@ _session = boto3.Session()
 _config = Config(retries={"mode": "adaptive", "max_attempts": 8})
 cards = ModelCards.from_session(_session, _config)
 shares = ResourceShares.from_session(_session, _config)
-_OUTCOME_METRICS = {"apply": "ApplyRounds", "wait": "WaitRounds", "done": "Converged"}
 
 
 @functools.cache
@@ -45,8 +46,9 @@ def ports(table: str) -> Ports:
     return Ports(cards, shares, EvidenceStore.from_session(_session, table, _config), shares)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+# The workflow passes its execution ARN: every log line carries it as the correlation id.
+@logger.inject_lambda_context(clear_state=True, correlation_id_path="execution")
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Return the next move (apply | wait | done), the actions to apply, and the decision when done."""
     try:
@@ -67,7 +69,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         decision["item"] = to_item(decision.pop("record"))
         output["decision"] = decision
         output["summary"]["outcome"] = result.decision.outcome.value
-        metrics.add_metric(name=f"Decision-{result.decision.outcome.value}", unit=MetricUnit.Count, value=1)
+        _count_decision(result.decision)
     logger.info(
         f"card {result.step.next}",
         extra={
@@ -79,9 +81,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "outcome": result.decision.outcome.value if result.decision else None,
         },
     )
-    metrics.add_metric(name=_OUTCOME_METRICS[result.step.next], unit=MetricUnit.Count, value=1)
-    for action in result.step.actions:
-        metrics.add_metric(
-            name="SharesAdded" if action["op"] == "associate" else "SharesRemoved", unit=MetricUnit.Count, value=1
-        )
+    count_by("Rounds", operation=result.step.next)
     return output
+
+
+def _count_decision(decision: Decision) -> None:
+    # Shares are counted when RAM confirmed them (the deciding round), not when a round asked for them.
+    count_by("Decisions", outcome=decision.outcome.value)
+    confirmed = decision.confirmed_shares()
+    for stage in confirmed.added:
+        count_by("SharesAdded", stage=stage)
+    for stage in confirmed.removed:
+        count_by("SharesRemoved", stage=stage)

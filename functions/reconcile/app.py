@@ -52,7 +52,7 @@ def _dry_run(event: Any) -> bool:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run one reconciliation and report it."""
     state_machine = os.environ.get("CARDSHARE_STATE_MACHINE_ARN", "")

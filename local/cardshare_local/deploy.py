@@ -119,6 +119,9 @@ class Deployer:
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::DynamoDB::Table": self._table,
             "AWS::SNS::Topic": self._topic,
+            "AWS::KMS::Key": self._kms_key,
+            "AWS::CloudWatch::Dashboard": self._dashboard,
+            "AWS::Logs::QueryDefinition": self._query_definition,
         }
         self._layers: dict[str, Path] = {}
         self._template: dict[str, Any] = {}
@@ -281,7 +284,13 @@ class Deployer:
         layer_dirs = [
             path for layer_id, path in self._layers.items() if resolver.refs[layer_id] in props.get("Layers", [])
         ]
-        lambda_inprocess.register_source(name, self.root / props["CodeUri"], layer_dirs, list(environment))
+        lambda_inprocess.register_source(
+            name,
+            self.root / props["CodeUri"],
+            layer_dirs,
+            list(environment),
+            runtime_variables=_logging_variables(props.get("LoggingConfig", {})),
+        )
         for event_id, event in props.get("Events", {}).items():
             self._function_event(logical_id, event_id, event, function["FunctionArn"])
         assert self.stack is not None
@@ -290,21 +299,43 @@ class Deployer:
         resolver.attributes[(logical_id, "Arn")] = function["FunctionArn"]
 
     def _function_event(self, logical_id: str, event_id: str, event: dict[str, Any], function_arn: str) -> None:
-        # SAM turns a Schedule event into an EventBridge rule targeting the function. The embedded
-        # AWS keeps the rule but runs no clock: tests and the demo invoke the function themselves.
-        if event.get("Type") != "Schedule":
+        # SAM turns a ScheduleV2 event into an EventBridge Scheduler schedule that invokes the
+        # function through a role it creates (allowed to send to the dead-letter queue). The
+        # embedded AWS keeps the schedule but runs no clock: tests and the demo invoke the function.
+        if event.get("Type") != "ScheduleV2":
             raise TemplateError(
                 f"{logical_id}.Events.{event_id}: event type {event.get('Type')} is not supported locally"
             )
-        events = self.client("events")
-        rule = self._physical_name(f"{logical_id}{event_id}")
-        events.put_rule(
-            Name=rule,
-            ScheduleExpression=event["Properties"]["Schedule"],
-            State="ENABLED",
-            Description=event["Properties"].get("Description", ""),
+        props = event["Properties"]
+        role_id = f"{logical_id}{event_id}"
+        target: dict[str, Any] = {
+            "Arn": function_arn,
+            "RoleArn": self._execution_role(role_id, "scheduler.amazonaws.com"),
+        }
+        for key in ("RetryPolicy", "DeadLetterConfig", "Input"):
+            if key in props:
+                target[key] = props[key]
+        # The role's statements, as SAM writes them: invoke the function, send to the dead-letter queue.
+        statements = [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}]
+        if "DeadLetterConfig" in target:
+            statements.append(
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": target["DeadLetterConfig"]["Arn"]}
+            )
+        self.client("iam").put_role_policy(
+            RoleName=self._physical_name(f"{role_id}Role"),
+            PolicyName="schedule-target",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
         )
-        events.put_targets(Rule=rule, Targets=[{"Id": logical_id, "Arn": function_arn}])
+        if "RetryPolicy" in target:
+            target["RetryPolicy"] = {key: int(value) for key, value in target["RetryPolicy"].items()}
+        self.client("scheduler").create_schedule(
+            Name=props.get("Name") or f"{logical_id}{event_id}",
+            ScheduleExpression=props["ScheduleExpression"],
+            FlexibleTimeWindow=props.get("FlexibleTimeWindow", {"Mode": "OFF"}),
+            Target=target,
+            State=props.get("State", "ENABLED"),
+            Description=props.get("Description", ""),
+        )
 
     def _state_machine(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
         props = resolver.resolve(spec["Properties"])
@@ -414,16 +445,56 @@ class Deployer:
         resolver.attributes[(logical_id, "TopicArn")] = arn
         resolver.attributes[(logical_id, "TopicName")] = name
 
+    def _kms_key(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        kms = self.client("kms")
+        key = kms.create_key(
+            Description=props.get("Description", ""),
+            Policy=json.dumps(props["KeyPolicy"]),
+            KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+        )["KeyMetadata"]
+        if str(props.get("EnableKeyRotation", False)).lower() == "true":
+            kms.enable_key_rotation(KeyId=key["KeyId"])
+        resolver.refs[logical_id] = key["KeyId"]
+        resolver.attributes[(logical_id, "Arn")] = key["Arn"]
+        resolver.attributes[(logical_id, "KeyId")] = key["KeyId"]
+
+    def _dashboard(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        name = props.get("DashboardName") or self._physical_name(logical_id)
+        body = props["DashboardBody"]
+        json.loads(body)  # CloudWatch rejects a body that is not JSON: reject it here
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=body)
+        resolver.refs[logical_id] = name
+
+    def _query_definition(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        identifier = self.client("logs").put_query_definition(
+            name=props["Name"], queryString=props["QueryString"], logGroupNames=props.get("LogGroupNames", [])
+        )["queryDefinitionId"]
+        resolver.refs[logical_id] = identifier
+        resolver.attributes[(logical_id, "QueryDefinitionId")] = identifier
+
     def _alarm(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
         props = resolver.resolve(spec["Properties"])
         name = props.pop("AlarmName", None) or self._physical_name(logical_id)
-        for key in ("Period", "EvaluationPeriods"):
+        for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
             if key in props:
                 props[key] = int(props[key])
         if "Threshold" in props:
             props["Threshold"] = float(props["Threshold"])
         self.client("cloudwatch").put_metric_alarm(AlarmName=name, **props)
         resolver.refs[logical_id] = name
+
+
+def _logging_variables(config: Mapping[str, Any]) -> dict[str, str]:
+    """The variables Lambda's runtime sets from a function's LoggingConfig (JSON format only)."""
+    if config.get("LogFormat") != "JSON":
+        return {}
+    variables = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    if "ApplicationLogLevel" in config:
+        variables["AWS_LAMBDA_LOG_LEVEL"] = str(config["ApplicationLogLevel"])
+    return variables
 
 
 def deploy_stack(

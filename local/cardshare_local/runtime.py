@@ -123,8 +123,10 @@ class LocalAws:
         return {by_share[row["resourceShareArn"]]: row["status"] for row in rows if row["status"] != "DISASSOCIATED"}
 
 
-def deploy_local(parameters: Mapping[str, str] | None = None, root: Path = ROOT) -> LocalAws:
-    """Install the extensions on a fresh embedded AWS and deploy template.yaml into it.
+def deploy_local(
+    parameters: Mapping[str, str] | None = None, root: Path = ROOT, stack_name: str = STACK_NAME
+) -> LocalAws:
+    """Install the extensions on a fresh embedded AWS and deploy template.yaml into it as ``stack_name``.
 
     The caller has started moto (``mock_aws`` in-process, or a server with AWS_ENDPOINT_URL set).
     """
@@ -137,7 +139,7 @@ def deploy_local(parameters: Mapping[str, str] | None = None, root: Path = ROOT)
         root,
         boto3.Session(region_name=REGION),
         {**LOCAL_PARAMETERS, **(parameters or {})},
-        stack_name=STACK_NAME,
+        stack_name=stack_name,
         account=MODEL_CARD_ACCOUNT,
         region=REGION,
     )
@@ -147,13 +149,15 @@ def deploy_local(parameters: Mapping[str, str] | None = None, root: Path = ROOT)
 
 
 @contextmanager
-def local_aws(parameters: Mapping[str, str] | None = None, root: Path = ROOT) -> Iterator[LocalAws]:
+def local_aws(
+    parameters: Mapping[str, str] | None = None, root: Path = ROOT, stack_name: str = STACK_NAME
+) -> Iterator[LocalAws]:
     """Start the embedded AWS, deploy template.yaml, yield the running system, tear it all down."""
     previous = {key: os.environ.get(key) for key in ("AWS_DEFAULT_REGION", "AWS_REGION")}
     os.environ.update({"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
     try:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-            yield deploy_local(parameters, root)
+            yield deploy_local(parameters, root, stack_name)
     finally:
         lambda_inprocess.clear_environment()
         for key, value in previous.items():

@@ -42,9 +42,10 @@ from cardshare_local.runtime import LocalAws
 
 
 def metric_lines(system: LocalAws) -> list[dict[str, Any]]:
-    """The reconciler's EMF documents (CloudWatch turns them into metrics)."""
+    """The reconciler's EMF documents of its runs (CloudWatch turns them into metrics), cold starts aside."""
     lines = lambda_inprocess.logs(system.stack.resources["ReconcileFunction"])
-    return [doc for doc in map(json.loads, (line for line in lines if line.startswith("{"))) if "_aws" in doc]
+    documents = [doc for doc in map(json.loads, (line for line in lines if line.startswith("{"))) if "_aws" in doc]
+    return [doc for doc in documents if "ColdStart" not in doc]
 
 
 def log_messages(system: LocalAws, message: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from botocore.retries import bucket
+from emf import Point, emf_points
 
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT, REGION
 from cardshare_local.extensions import lambda_inprocess
@@ -101,6 +102,12 @@ def emf_metrics(lines: list[dict[str, Any]]) -> list[dict[str, float]]:
 def _emf_metrics() -> Callable[[list[dict[str, Any]]], list[dict[str, float]]]:
     """Parse the EMF documents (CloudWatch embedded metrics) out of log lines."""
     return emf_metrics
+
+
+@pytest.fixture(name="emf_points")
+def _emf_points() -> Callable[[list[dict[str, Any]]], list[Point]]:
+    """Parse EMF documents into metric points with their dimensions."""
+    return emf_points
 
 
 @dataclass

@@ -202,8 +202,9 @@ class TestTheDefaultDeploy:
         assert settings.limits.max_rounds == int(parameters["MaxConvergeRounds"]["Default"])
         assert settings.ledger_table == system.stack.resources["DecisionLedgerTable"]
         # Globals reach the function too.
-        assert variables["POWERTOOLS_SERVICE_NAME"] == "cardshare"
-        assert variables["POWERTOOLS_LOG_LEVEL"] == parameters["LogLevel"]["Default"]
+        assert variables["POWERTOOLS_SERVICE_NAME"] == system.stack.name
+        # The log level reaches the function through LoggingConfig only (AWS_LAMBDA_LOG_LEVEL).
+        assert "POWERTOOLS_LOG_LEVEL" not in variables
 
     def test_every_log_group_keeps_logs_as_the_template_says(self, system: LocalAws) -> None:
         retention = int(TEMPLATE["Parameters"]["LogRetentionInDays"]["Default"])

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from emf import Point
 
 from cardshare.evidence_store import EVIDENCE_KEY
 from cardshare.policy import ConfigError
@@ -263,7 +264,7 @@ class TestOnTheDeployedStack:
         log: Log,
         invoke_plan: Invoke,
         load_event: Callable[[str], dict[str, Any]],
-        emf_metrics: Callable[[list[dict[str, Any]]], list[dict[str, float]]],
+        emf_points: Callable[[list[dict[str, Any]]], list[Point]],
         status: str,
     ) -> None:
         arn = create_card(system, status)
@@ -307,18 +308,24 @@ class TestOnTheDeployedStack:
         for stage, (account, access) in CONSUMERS.items():
             assert system.access(arn, account) == (access if stage in expected else "none"), stage
 
-        # Every successful round leaves one EMF document: ApplyRounds (+ one SharesAdded per share),
-        # WaitRounds, then Converged (with the decision's outcome).
-        metrics = emf_metrics(log())
-        assert len(metrics) == len(results)
-        for result, metric in zip(results[:-1], metrics[:-1], strict=True):
-            if result["next"] == "apply":
-                assert metric == {"ApplyRounds": 1.0, "SharesAdded": float(len(expected))}
-            else:
-                assert metric == {"WaitRounds": 1.0}
-        assert metrics[-1]["Converged"] == 1.0
-        assert metrics[-1]["Decision-shared"] == 1.0
-        assert not {"ApplyRounds", "WaitRounds", "SharesAdded", "Rejected"} & set(metrics[-1])
+        # Every round counts its operation (a dimension, not a metric name); the deciding round
+        # counts the decision by outcome and the shares RAM confirmed, one point per stage, after
+        # every earlier round: shares are counted when confirmed, not when asked for.
+        points = [p for p in emf_points(log()) if p.name != "ColdStart"]
+        service = system.stack.name
+        rounds = [p for p in points if p.name == "Rounds"]
+        assert [(p.dimensions, p.value) for p in rounds] == [
+            ({"service": service, "operation": r["next"]}, 1.0) for r in results
+        ]
+        before_last_round = [i for i, p in enumerate(points) if p.name == "Rounds"][-2]
+        counted = points[before_last_round + 1 :]
+        assert [(p.name, p.dimensions) for p in counted] == [
+            ("Decisions", {"service": service, "outcome": "shared"}),
+            *(("SharesAdded", {"service": service, "stage": stage}) for stage in sorted(expected)),
+            ("Rounds", {"service": service, "operation": "done"}),
+        ]
+        assert {p.namespace for p in points} == {"Cardshare"}
+        assert not [p for p in points if p.name in ("SharesRemoved", "Rejected")]
         assert [line["message"] for line in log() if "message" in line] == [f"card {r['next']}" for r in results]
 
     def test_a_duplicate_event_after_convergence_changes_nothing(self, system: LocalAws, invoke_plan: Invoke) -> None:
@@ -377,7 +384,7 @@ class TestOnTheDeployedStack:
         system: LocalAws,
         log: Log,
         invoke_plan: Invoke,
-        emf_metrics: Callable[[list[dict[str, Any]]], list[dict[str, float]]],
+        emf_points: Callable[[list[dict[str, Any]]], list[Point]],
     ) -> None:
         arn = create_card(system, "Approved", approver="data-scientist")  # the author approves her own version
         *earlier, event = emitted(system)
@@ -405,7 +412,11 @@ class TestOnTheDeployedStack:
         assert decision["subject"] == f"cardshare: {CARD_NAME} blocked"
         assert system.associations(arn) == dict.fromkeys(["dev", "test"], "ASSOCIATED")
         assert system.access(arn, PROD_ACCOUNT) == "none"
-        assert emf_metrics(log())[-1]["Decision-blocked"] == 1.0
+        decisions = [p.dimensions["outcome"] for p in emf_points(log()) if p.name == "Decisions"]
+        assert decisions == ["blocked"]
+        # The blocked approval confirmed dev and test: counted, by stage, once.
+        added = [p.dimensions["stage"] for p in emf_points(log()) if p.name == "SharesAdded"]
+        assert added == ["dev", "test"]
 
     def test_an_approval_whose_review_was_not_seen_yet_waits_for_the_late_events(
         self, system: LocalAws, invoke_plan: Invoke
@@ -450,7 +461,7 @@ class TestOnTheDeployedStack:
         log: Log,
         invoke_plan: Invoke,
         load_event: Callable[[str], dict[str, Any]],
-        emf_metrics: Callable[[list[dict[str, Any]]], list[dict[str, float]]],
+        emf_points: Callable[[list[dict[str, Any]]], list[Point]],
     ) -> None:
         answer = invoke_plan(system, load_event(SAMPLES["Approved"]))
 
@@ -466,8 +477,8 @@ class TestOnTheDeployedStack:
             "sharesRemoved": [],
         }
         assert system.associations(CARD_ARN) == {}
-        (metrics,) = emf_metrics(log())
-        assert metrics["Converged"] == 1.0 and "ApplyRounds" not in metrics
+        points = [(p.name, p.dimensions.get("outcome") or p.dimensions.get("operation")) for p in emf_points(log())]
+        assert [p for p in points if p[0] != "ColdStart"] == [("Decisions", "no-op"), ("Rounds", "done")]
 
     def test_a_deleted_card_is_removed_from_every_share(self, system: LocalAws, invoke_plan: Invoke) -> None:
         arn = create_card(system, "Approved")

@@ -6,11 +6,13 @@ a template that was never validated must not look green.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +100,61 @@ def test_sam_build_succeeds_and_ships_no_test_or_local_code(tmp_path: Path) -> N
     assert not offending, f"test or local-runtime code in the build: {offending[:20]}"
     # The package ships once, in the layer; the function folder holds only its handler.
     assert not (build / "PlanCardFunction" / "cardshare").exists(), "the package belongs in the layer, not the function"
+
+
+# What SAM itself makes of the template: the Globals merge and the ScheduleV2 event, through the
+# SAM CLI's own samtranslator (in its own environment), not the local deployer's reading of them.
+TRANSLATE = """
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+class NoManagedPolicies:
+    def load(self):
+        return {}
+
+template = yaml_parse(open(sys.argv[1]).read())
+for resource in template["Resources"].values():
+    for key in ("CodeUri", "DefinitionUri", "ContentUri"):
+        if key in resource.get("Properties", {}):
+            resource["Properties"][key] = "s3://bucket/key"  # sam build would upload them
+print(json.dumps(transform(template, {}, NoManagedPolicies())["Resources"]))
+"""
+
+
+def translated() -> dict[str, Any]:
+    interpreter = Path(sam()).parent / "python"
+    result = run([str(interpreter), "-c", TRANSLATE, str(TEMPLATE)], timeout=300)
+    assert result.returncode == 0, explain(result)
+    resources: dict[str, Any] = json.loads(result.stdout)
+    return resources
+
+
+def test_sam_gives_every_function_the_log_levels_and_the_stack_as_service() -> None:
+    resources = translated()
+    functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert len(functions) == 3
+    for name, function in functions.items():
+        logging = function["Properties"]["LoggingConfig"]
+        assert logging["ApplicationLogLevel"] == {"Ref": "LogLevel"}, name
+        assert logging["SystemLogLevel"] == {"Ref": "SystemLogLevel"}, name
+        assert (logging["LogFormat"], logging["LogGroup"]) == ("JSON", {"Ref": f"{name}LogGroup"})
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}, name
+
+
+def test_sam_schedules_the_reconciler_with_retries_and_a_dead_letter_queue_it_may_send_to() -> None:
+    resources = translated()
+    (schedule,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    target = schedule["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ReconcileScheduleDeadLetterQueue", "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    role = resources[target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    assert {
+        "Action": "sqs:SendMessage",
+        "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": ["ReconcileScheduleDeadLetterQueue", "Arn"]},
+    } in statements
+    assert not [r for r in resources.values() if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in str(r)]

@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 
 from cardshare.cards import Card
-from cardshare.decisions import NOTIFY, Converged, Decision, Outcome, alert_fingerprint, decide, failure_decision
+from cardshare.decisions import (
+    NOTIFY,
+    ConfirmedShares,
+    Converged,
+    Decision,
+    Outcome,
+    alert_fingerprint,
+    decide,
+    failure_decision,
+)
 from cardshare.evidence import Creation, Evidence, Observation, Sighting, facts, to_ms
 from cardshare.gate_config import Enforcement, GateConfig
 from cardshare.gates import GateResult, Verdict, evaluate
@@ -195,6 +204,37 @@ def test_an_already_alerted_block_is_judged_by_what_the_run_changed(
     assert decision.outcome is outcome
     assert decision.notify is (outcome is not Outcome.NO_OP)
     assert decision.record["gates"][-1]["passed"] is False
+
+
+# ---- shares confirmed (what the SharesAdded / SharesRemoved metrics count) --------------------------
+
+
+def test_a_shared_or_revoked_decision_confirms_its_net_change() -> None:
+    shared = run(APPROVED_BY_BOB, added=["prod", "dev", "prod"], removed=["test"])
+    assert shared.confirmed_shares() == ConfirmedShares(added=("dev", "prod"), removed=("test",))
+    revoked = run(None, removed=["dev", "test", "prod"])
+    assert revoked.confirmed_shares() == ConfirmedShares(removed=("dev", "prod", "test"))
+
+
+def test_a_blocked_decision_confirms_what_it_changed() -> None:
+    # A self-approval still gets dev and test (the review it earned), and loses prod.
+    blocked = run(SELF_APPROVED, added=["dev", "test"], removed=["prod"])
+    assert blocked.outcome is Outcome.BLOCKED
+    assert blocked.confirmed_shares() == ConfirmedShares(added=("dev", "test"), removed=("prod",))
+
+
+def test_the_same_change_reported_by_a_second_execution_is_not_counted_again() -> None:
+    second = run(APPROVED_BY_BOB, added=["prod"], first_change=False)
+    assert second.outcome is Outcome.NO_OP
+    assert second.record["sharesAdded"] == ["prod"]  # recorded, as the ledger keeps it
+    assert second.confirmed_shares() == ConfirmedShares()
+
+
+def test_a_failed_execution_confirms_nothing_it_asked_for() -> None:
+    state = {"event": {}, "failure": {"Error": "AssociationFailedError"}, "plan": {"progress": {"added": ["prod"]}}}
+    failed = failure_decision(state, EXECUTION, NOW)
+    assert failed.record["sharesAdded"] == ["prod"]
+    assert failed.confirmed_shares() == ConfirmedShares()
 
 
 def test_first_alert_does_not_matter_when_nothing_is_blocked() -> None:

@@ -624,9 +624,11 @@ def test_the_ledger_survives_mistakes() -> None:
     assert resource.get("UpdateReplacePolicy") == "Retain"
 
 
-def test_the_decisions_topic_is_encrypted() -> None:
-    (topic,) = of_type("AWS::SNS::Topic").values()
-    assert topic["Properties"].get("KmsMasterKeyId")
+def test_every_topic_is_encrypted() -> None:
+    topics = of_type("AWS::SNS::Topic")
+    assert {"DecisionsTopic", "AlarmTopic"} <= set(topics)
+    for name, topic in topics.items():
+        assert topic["Properties"].get("KmsMasterKeyId"), name
 
 
 def test_every_end_after_the_plan_passes_a_ledger_record() -> None:

@@ -43,11 +43,35 @@ NOTIFY = frozenset({Outcome.SHARED, Outcome.REVOKED, Outcome.BLOCKED, Outcome.FA
 
 
 @dataclass(frozen=True)
+class ConfirmedShares:
+    """Stages a decision added and removed, once RAM reported the associations settled."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+# Outcomes whose stage lists are not changes this execution confirmed: a failure lists what it had
+# asked RAM for, and a no-op lists a change another execution made and reported already.
+_UNCONFIRMED = frozenset({Outcome.FAILED, Outcome.NO_OP})
+
+
+@dataclass(frozen=True)
 class Decision:
     """A ledger record (plain JSON values) and what to do with it."""
 
     record: dict[str, Any]
     revert: bool = False
+
+    def confirmed_shares(self) -> ConfirmedShares:
+        """The stages this decision reports as added and removed, counted once across executions.
+
+        A converged execution decides only when RAM shows exactly the shares the card earned, so
+        its net change is confirmed; the same change seen by a second execution side by side is a
+        no-op and confirms nothing new.
+        """
+        if self.outcome in _UNCONFIRMED:
+            return ConfirmedShares()
+        return ConfirmedShares(tuple(self.record["sharesAdded"]), tuple(self.record["sharesRemoved"]))
 
     @property
     def outcome(self) -> Outcome:

@@ -57,6 +57,15 @@ _RUNTIME_KEYS = (
     "LAMBDA_TASK_ROOT",
     "_HANDLER",
 )
+# Set by Lambda from LoggingConfig; emptied for functions whose configuration sets none.
+_LOGGING_KEYS = ("AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL")
+# Powertools remembers "this is the container's first invocation" in module globals; in-process
+# every function shares those modules. Each function keeps its own flags here, as its own container.
+_COLD_START_FLAGS = (
+    ("aws_lambda_powertools.metrics.provider.cold_start", "is_cold_start"),
+    ("aws_lambda_powertools.logging.logger", "is_cold_start"),
+)
+_COLD_STATE: dict[str, dict[tuple[str, str], Any]] = {}
 _INVOCATIONS: list[Invocation] = []
 _LOGS: dict[str, FunctionLog] = {}
 # Where function output is echoed as it is written (None: only kept, like CloudWatch Logs). ECHO
@@ -99,10 +108,15 @@ class FunctionLog:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a function's code and its layers live on disk."""
+    """Where a function's code and its layers live on disk, and what the runtime sets besides them.
+
+    ``runtime_variables`` are what Lambda derives from the function's configuration rather than
+    its Environment (AWS_LAMBDA_LOG_LEVEL from LoggingConfig's ApplicationLogLevel).
+    """
 
     code_dir: Path
     layer_dirs: tuple[Path, ...] = ()
+    runtime_variables: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,19 +171,25 @@ def uninstall() -> None:
 
 
 def register_source(
-    function_name: str, code_dir: Path, layer_dirs: Sequence[Path] = (), environment_keys: Sequence[str] = ()
+    function_name: str,
+    code_dir: Path,
+    layer_dirs: Sequence[Path] = (),
+    environment_keys: Sequence[str] = (),
+    runtime_variables: Mapping[str, str] | None = None,
 ) -> None:
     """Run ``function_name``'s handler from ``code_dir`` (with ``layer_dirs`` importable) on Invoke.
 
     ``environment_keys`` (the function's variables) are created empty in os.environ now, before
     any execution thread runs, so that invocations only ever change values (see
-    ``_function_environment``).
+    ``_function_environment``). ``runtime_variables`` are set for every invocation as Lambda's
+    runtime sets them from the function's configuration (the log level of its LoggingConfig).
     """
-    for key in (*_RUNTIME_KEYS, *environment_keys):
+    runtime = tuple(sorted((runtime_variables or {}).items()))
+    for key in (*_RUNTIME_KEYS, *_LOGGING_KEYS, *environment_keys):
         if key not in os.environ:
             os.environ[key] = ""
             _SEEDED.add(key)
-    source = Source(Path(code_dir).resolve(), tuple(Path(p).resolve() for p in layer_dirs))
+    source = Source(Path(code_dir).resolve(), tuple(Path(p).resolve() for p in layer_dirs), runtime)
     with _LOCK:
         if _SOURCES.get(function_name) != source:
             _MODULES.pop(function_name, None)
@@ -269,6 +289,7 @@ def reset(*, sources: bool = False) -> None:
         for module in _MODULES.values():
             sys.modules.pop(module.__name__, None)
         _MODULES.clear()
+        _COLD_STATE.clear()
         _INVOCATIONS.clear()
         _LOGS.clear()
         if sources:
@@ -362,7 +383,8 @@ def invoke_handler(
         try:
             module = _load(fn.function_name, source, module_part or "app", dict(fn.environment_vars or {}))
             handler = getattr(module, attribute)
-            result = handler(event, context)
+            with _container_flags(fn.function_name):
+                result = handler(event, context)
             try:
                 payload = json.dumps(result).encode("utf-8")
             except (TypeError, ValueError) as error:
@@ -378,6 +400,19 @@ def invoke_handler(
         finally:
             _INVOCATIONS.append(Invocation(fn.function_name, request_id, invocation_type, error_type))
     return error_type is not None, payload
+
+
+@contextmanager
+def _container_flags(function_name: str) -> Iterator[None]:
+    """Powertools' cold-start flags as this function's container left them (True after a fresh import)."""
+    saved = _COLD_STATE.get(function_name, {})
+    present = [(name, flag) for name, flag in _COLD_START_FLAGS if name in sys.modules]
+    for name, flag in present:
+        setattr(sys.modules[name], flag, saved.get((name, flag), True))
+    try:
+        yield
+    finally:
+        _COLD_STATE[function_name] = {(name, flag): getattr(sys.modules[name], flag) for name, flag in present}
 
 
 def _log_of(function_name: str) -> FunctionLog:
@@ -416,7 +451,24 @@ def _load(function_name: str, source: Source, module_part: str, environment: dic
         raise
     _MODULES[function_name] = module
     _ENVIRONMENTS[function_name] = environment
+    _COLD_STATE.pop(function_name, None)  # a new container starts cold
+    _configure_log_levels(module)
     return module
+
+
+def _configure_log_levels(module: ModuleType) -> None:
+    """Give the module's Powertools loggers the level this container's environment sets.
+
+    In Lambda every container configures its loggers afresh. In-process, the logging logger named
+    after the service outlives the container that configured it, and Powertools does not configure
+    a logger it finds configured: it would keep the level of whichever deploy imported it first.
+    """
+    powertools = sys.modules.get("aws_lambda_powertools.logging.logger")
+    if powertools is None:
+        return
+    for value in vars(module).values():
+        if isinstance(value, powertools.Logger):
+            value.setLevel(None)  # None: the level Powertools reads from the environment
 
 
 @contextmanager
@@ -433,6 +485,8 @@ def _function_environment(fn: LambdaFunction, source: Source, context: LambdaCon
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time or 'python3.12'}",
         "LAMBDA_TASK_ROOT": str(source.code_dir),
         "_HANDLER": str(fn.handler),
+        **dict.fromkeys(_LOGGING_KEYS, ""),
+        **dict(source.runtime_variables),
         # The function's own variables win, as in AWS (except reserved names, which AWS rejects).
         **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
     }

@@ -194,3 +194,124 @@ def test_another_thread_printing_while_a_function_runs_keeps_its_own_stdout(
 
     assert lambda_inprocess.logs("plan-card") == ["from the handler", "done lingering"]
     assert "from the operator's thread\n" in capsys.readouterr().out
+
+
+# ---- per-container state Powertools keeps in shared modules, and LoggingConfig's variables ----------------
+
+POWERTOOLS_HANDLER = """
+import os
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+metrics = Metrics(namespace="Smoke", service="smoke")
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event, context):
+    metrics.add_metric(name="Calls", unit=MetricUnit.Count, value=1)
+    if event.get("fail"):
+        raise RuntimeError("failed before the cold-start metric")
+    environ = os.environ
+    level, fmt = environ.get("AWS_LAMBDA_LOG_LEVEL", ""), environ.get("AWS_LAMBDA_LOG_FORMAT", "")
+    return {"log_level": level, "log_format": fmt}
+"""
+
+
+@pytest.fixture
+def powertools_functions(tmp_path: Path) -> Iterator[Any]:
+    lambda_inprocess.install()
+    with mock_aws():
+        client = boto3.client("lambda", region_name=REGION)
+        role = boto3.client("iam", region_name=REGION).create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        for name, variables in (
+            ("first", {"AWS_LAMBDA_LOG_LEVEL": "WARN", "AWS_LAMBDA_LOG_FORMAT": "JSON"}),
+            ("second", None),
+        ):
+            code = tmp_path / name
+            code.mkdir()
+            (code / "app.py").write_text(textwrap.dedent(POWERTOOLS_HANDLER))
+            client.create_function(
+                FunctionName=name,
+                Runtime="python3.11",
+                Role=role["Role"]["Arn"],
+                Handler="app.handler",
+                Code={"ZipFile": _zip()},
+            )
+            lambda_inprocess.register_source(name, code, runtime_variables=variables)
+        lambda_inprocess.reset()
+        yield client
+    lambda_inprocess.reset(sources=True)
+
+
+def _cold_starts(function: str) -> int:
+    documents = [json.loads(line) for line in lambda_inprocess.logs(function) if line.startswith("{")]
+    return sum(1 for d in documents if "ColdStart" in d)
+
+
+def test_each_function_has_its_own_cold_start(powertools_functions: Any) -> None:
+    """Powertools' flag is a module global; in-process each function keeps its own, like a container."""
+    for _ in range(2):
+        for name in ("first", "second"):
+            response = powertools_functions.invoke(FunctionName=name, Payload=b"{}")
+            assert "FunctionError" not in response
+
+    assert (_cold_starts("first"), _cold_starts("second")) == (1, 1)
+    lambda_inprocess.reset()  # new containers
+    powertools_functions.invoke(FunctionName="second", Payload=b"{}")
+    assert _cold_starts("second") == 1
+
+
+def test_a_failed_first_invocation_leaves_only_its_own_container_cold(powertools_functions: Any) -> None:
+    # Powertools counts a cold start once the handler returned: a failure leaves the flag set.
+    failed = powertools_functions.invoke(FunctionName="first", Payload=b'{"fail": true}')
+    assert failed.get("FunctionError") == "Unhandled"
+    powertools_functions.invoke(FunctionName="second", Payload=b"{}")
+    powertools_functions.invoke(FunctionName="second", Payload=b"{}")
+    powertools_functions.invoke(FunctionName="first", Payload=b"{}")
+
+    assert (_cold_starts("first"), _cold_starts("second")) == (1, 1)
+
+
+def test_logging_config_variables_reach_only_their_function(powertools_functions: Any) -> None:
+    first = json.loads(powertools_functions.invoke(FunctionName="first", Payload=b"{}")["Payload"].read())
+    second = json.loads(powertools_functions.invoke(FunctionName="second", Payload=b"{}")["Payload"].read())
+
+    assert (first["log_level"], first["log_format"]) == ("WARN", "JSON")
+    assert (second["log_level"], second["log_format"]) == ("", "")
+    assert os.environ.get("AWS_LAMBDA_LOG_LEVEL", "") == ""
+
+
+LOGGER_HANDLER = """
+from aws_lambda_powertools import Logger
+
+logger = Logger(service="shared-service")
+
+
+def handler(event, context):
+    return {"level": logger.log_level}
+"""
+
+
+def test_a_new_container_configures_its_logger_level_afresh(tmp_path: Path) -> None:
+    """The logging logger named after the service outlives a container in-process; its level must not."""
+    lambda_inprocess.install()
+    (tmp_path / "app.py").write_text(textwrap.dedent(LOGGER_HANDLER))
+    levels = []
+    with mock_aws():
+        client = boto3.client("lambda", region_name=REGION)
+        role = boto3.client("iam", region_name=REGION).create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+        client.create_function(
+            FunctionName="logs",
+            Runtime="python3.11",
+            Role=role["Role"]["Arn"],
+            Handler="app.handler",
+            Code={"ZipFile": _zip()},
+        )
+        for level in ("DEBUG", "INFO", "TRACE"):
+            lambda_inprocess.register_source("logs", tmp_path, runtime_variables={"AWS_LAMBDA_LOG_LEVEL": level})
+            lambda_inprocess.reset()  # a new container
+            levels.append(json.loads(client.invoke(FunctionName="logs", Payload=b"{}")["Payload"].read())["level"])
+    lambda_inprocess.reset(sources=True)
+
+    assert levels == [10, 20, 0]  # DEBUG, INFO, and TRACE (everything)
