@@ -493,18 +493,26 @@ def test_every_function_and_state_machine_logs_into_a_log_group_of_the_template(
 # ---- the function's configuration ------------------------------------------------------------------
 
 
-def function_environment() -> dict[str, Any]:
-    """The plan function's variables as SAM sets them: the Globals, overridden by the function's own."""
+def function_environment(function: str = "PlanCardFunction") -> dict[str, Any]:
+    """A function's variables as SAM sets them: the Globals, overridden by the function's own."""
     shared = TEMPLATE.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    own = RESOURCES["PlanCardFunction"]["Properties"].get("Environment", {}).get("Variables", {})
+    own = RESOURCES[function]["Properties"].get("Environment", {}).get("Variables", {})
     return {**shared, **own}
 
 
-def test_function_sets_every_variable_settings_reads() -> None:
+def test_the_functions_set_every_variable_settings_reads() -> None:
+    """Settings serve the plan function and the reconciler: together they set all it reads, nothing more."""
     source = (ROOT / "layers" / "cardshare" / "cardshare" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'"(CARDSHARE_[A-Z_]+)"', source))
-    assert read
-    assert read == {name for name in function_environment() if name.startswith("CARDSHARE_")}
+    assert "CARDSHARE_RECONCILE_GRACE_SECONDS" in read
+    plan, reconciler = function_environment(), function_environment("ReconcileFunction")
+    assert read == {name for name in {**plan, **reconciler} if name.startswith("CARDSHARE_")} - {
+        "CARDSHARE_DRY_RUN",  # the reconcile handler's own switch, not a setting
+        "CARDSHARE_STATE_MACHINE_ARN",
+    }
+    # The reconciler's window is made of the plan function's waits: the two must agree.
+    for name in ("CARDSHARE_EVIDENCE_WAIT_SECONDS", "CARDSHARE_QUIET_SECONDS", "CARDSHARE_STAGES"):
+        assert plan[name] == reconciler[name], name
 
 
 def rendered_stages(values: dict[str, str]) -> str:

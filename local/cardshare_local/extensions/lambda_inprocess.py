@@ -229,7 +229,9 @@ class _StdoutRouter:
             log, thread = self.running[-1]
             if thread == threading.get_ident():
                 return log.write(text)
-        target = self.outer if self.outer is not None else sys.__stdout__
+        # Between invocations sys.stdout is whatever the program set (a test's capture); during one
+        # it is this router, and the stdout in place before it stands in.
+        target = sys.stdout if sys.stdout is not self else (self.outer or sys.__stdout__)
         if target is None or target is self:
             return len(text)
         return int(target.write(text))
