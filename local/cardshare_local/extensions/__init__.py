@@ -15,6 +15,7 @@ EXTENSIONS = (
     "eventbridge_targets",
     "lambda_inprocess",
     "sfn_errors",
+    "dynamodb_table_size",
 )
 
 
