@@ -7,7 +7,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from bench.calls import as_driver
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT, REGION, session_for
@@ -46,7 +46,8 @@ class Driver:
 
     def client(self, service: str) -> Any:
         """A client of the model-card account's admin; its calls are the driver's."""
-        return self.session.client(service)
+        # boto3-stubs types client() per literal service name; the name here is a runtime value.
+        return cast(Any, self.session).client(service)
 
     def listed(self) -> list[dict[str, Any]]:
         """Every execution of the workflow (summaries)."""
