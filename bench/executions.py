@@ -17,8 +17,10 @@ from bench.driver import CONTENT, Driver, card_arn, lambda_invocations, person
 from cardshare_local.extensions import ram
 from cardshare_local.runtime import local_aws
 
-#: Approvals settle after 2 s instead of the local 8 s: the wait is one Wait state either way.
-PARAMETERS = {"EvidenceWaitSeconds": "2"}
+#: Approvals settle after 2 s instead of the local 8 s: the wait is one Wait state either way. The
+#: quiet period is the template's default (2 s): an event reaches the workflow well within it, so
+#: the first plan round waits and reads the card again, as it does on AWS.
+PARAMETERS = {"EvidenceWaitSeconds": "2", "QuietSeconds": "2"}
 
 #: RAM settling modes: a new association settles on the first read, or needs one more poll.
 MODES = {"first read": 0, "one more poll": 1}

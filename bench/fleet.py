@@ -85,8 +85,8 @@ class Fleet:
         self._write(items)
         ram.settle(MODEL_CARD_ACCOUNT)
         self.size = size
-        # The reconciler leaves cards changed within EvidenceWait + Quiet + grace alone (3 s locally).
-        time.sleep(3.5)
+        # The reconciler leaves cards changed within EvidenceWait + Quiet + grace alone (4 s here).
+        time.sleep(5)
 
     def drift(self) -> int:
         """Break 1% of the cards: every 200th Approved card loses prod, every 200th Draft card gains it."""
