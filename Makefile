@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # `make serve PORT=5001` where 5000 is taken (AirPlay on recent macOS).
 PORT ?= 5000
 
-.PHONY: demo test unit integration e2e lint typecheck template build serve clean
+.PHONY: demo test unit integration e2e lint typecheck template build serve clean bench
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ e2e: $(VENV)/.installed
 WORKERS ?= 4
 test: $(VENV)/.installed $(SAMVENV)/.installed lint typecheck
 	PATH="$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(PY) -m pytest -n $(WORKERS) tests
+
+# Calls, transitions and time on the embedded AWS (minutes; not part of `make test`).
+# `make bench ARGS=--quick` for a short run; results land in bench/results/.
+bench: $(VENV)/.installed
+	$(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -18,22 +18,22 @@ from cardshare_cli.errors import OperatorError
 from cardshare_cli.stack import Stack
 
 
-class _CountedLedger:
-    """The ledger, strict, reporting each read to a progress bar (an audit reads one record per gated card)."""
+class _StrictLedger:
+    """The ledger, strict, reporting the cards it was read for to a progress bar."""
 
     def __init__(self, ledger: DecisionLedger, tick: Callable[[int], None]) -> None:
         self._ledger = ledger
         self._tick = tick
 
-    def latest(self, card_arn: str) -> Mapping[str, Any] | None:
+    def latest_of(self, card_arns: Sequence[str]) -> Mapping[str, Mapping[str, Any] | None]:
         try:
-            record = self._ledger.latest(card_arn)
+            records = self._ledger.latest_of(card_arns)
         except LedgerUnavailableError as error:
             # The scheduled reconciler falls back to the card's plain status and lets the workflow
             # judge; an operator asking for a report must hear that the ledger is unreadable instead.
             raise OperatorError(f"cannot audit without the decision ledger: {error}") from None
-        self._tick(1)
-        return record
+        self._tick(len(records))
+        return records
 
 
 class _OneCard:
@@ -67,7 +67,7 @@ class Repairs:
             settings.ladder,
             self._cards,
             self._shares,
-            _CountedLedger(self._ledger, tick),
+            _StrictLedger(self._ledger, tick),
             self._workflow,
             dry_run=dry_run,
             now=datetime.now(UTC),
@@ -92,7 +92,7 @@ class Repairs:
         listing = _OneCard(summary, rows)
         # The operator asks about this card now: nothing is left to an execution in flight.
         now = datetime.now(UTC)
-        strict = _CountedLedger(self._ledger, lambda _: None)
+        strict = _StrictLedger(self._ledger, lambda _: None)
         report = reconcile(ladder, listing, listing, strict, self._workflow, dry_run=True, now=now)
         if dry_run:
             return report

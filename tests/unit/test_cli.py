@@ -176,10 +176,10 @@ def test_an_audit_without_the_ledger_is_an_error_not_a_guess() -> None:
     from datetime import UTC, datetime
 
     from cardshare.reconciler import LedgerUnavailableError, reconcile
-    from cardshare_cli.repairs import _CountedLedger
+    from cardshare_cli.repairs import _StrictLedger
 
     class Unreadable:
-        def latest(self, card_arn: str) -> None:
+        def latest_of(self, card_arns: object) -> None:
             raise LedgerUnavailableError("AccessDeniedException: dynamodb:Query")
 
     class Listing:
@@ -197,5 +197,5 @@ def test_an_audit_without_the_ledger_is_an_error_not_a_guess() -> None:
     assert [d.missing for d in lenient.drift] == [("prod",)]  # what the Lambda does: let the workflow judge
     with pytest.raises(OperatorError, match="cannot audit without the decision ledger: AccessDeniedException"):
         reconcile(
-            LADDER, Listing(), Listing(), _CountedLedger(Unreadable(), lambda _: None), None, dry_run=True, now=now
+            LADDER, Listing(), Listing(), _StrictLedger(Unreadable(), lambda _: None), None, dry_run=True, now=now
         )  # type: ignore[arg-type]

@@ -307,3 +307,92 @@ def test_latest_beside_the_evidence_in_dynamodb() -> None:
         assert store.claim_alert(CARD_ARN, "fingerprint") is True  # an alert claimed on the same item
         assert ledger.latest(CARD_ARN) == record(1)
         assert ledger.latest(CARD_ARN.replace("Churn", "Fraud")) is None
+
+
+# ---- latest_of: the reconciler's bulk read --------------------------------------------------------
+
+
+class SizedDynamoDB(FakeDynamoDB):
+    """A table DescribeTable reports as ``size`` bytes; scan() answers with every item, one page."""
+
+    def __init__(self, size: int, *items: dict[str, Any]) -> None:
+        super().__init__()
+        self.size = size
+        self.items = [to_item(i) for i in items]
+
+    def describe_table(self, **request: Any) -> dict[str, Any]:
+        self.requests.append({"DescribeTable": request})
+        return {"Table": {"TableSizeBytes": self.size}}
+
+    def scan(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(copy.deepcopy(request))
+        return {"Items": self.items}
+
+
+def test_latest_of_scans_once_when_the_table_is_smaller_than_the_queries() -> None:
+    other = CARD_ARN.replace("Churn", "Fraud")
+    client = SizedDynamoDB(
+        1000,
+        record(1),
+        record(3, "failed"),
+        record(2, "no-op"),
+        evidence_item(),
+        {**record(5), "cardArn": "arn:not-asked"},
+    )
+    latest = DecisionLedger(client, TABLE).latest_of([CARD_ARN, other])
+    assert latest == {CARD_ARN: record(2, "no-op"), other: None}
+    scans = [r for r in client.requests if "ProjectionExpression" in r]
+    assert len(scans) == 1 and len(client.requests) == 2
+    assert set(scans[0]["ExpressionAttributeNames"].values()) >= {"cardArn", "decidedAt", "status", "modifiedAt"}
+
+
+def test_latest_of_queries_each_card_when_the_table_is_larger_than_that() -> None:
+    client = SizedDynamoDB(50 * 1024 * 1024)
+    latest = DecisionLedger(client, TABLE).latest_of([CARD_ARN, CARD_ARN.replace("Churn", "Fraud")])
+    assert list(latest.values()) == [None, None]
+    assert [next(iter(r)) for r in client.requests] == ["DescribeTable", "TableName", "TableName"]
+
+
+def test_latest_of_one_card_is_one_query() -> None:
+    client = FakeDynamoDB([record(1)])
+    assert DecisionLedger(client, TABLE).latest_of([CARD_ARN]) == {CARD_ARN: record(1)}
+    assert len(client.requests) == 1
+
+
+def test_latest_of_reads_the_same_as_latest_on_dynamodb() -> None:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[
+                {"AttributeName": "cardArn", "KeyType": "HASH"},
+                {"AttributeName": "decidedAt", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "cardArn", "AttributeType": "S"},
+                {"AttributeName": "decidedAt", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        cards = [CARD_ARN.replace("Churn", f"Churn{n}") for n in range(5)]
+        for index, arn in enumerate(cards):
+            for n in range(index + 1):
+                item = {**record(n, "failed" if n == 3 else "shared"), "cardArn": arn}
+                client.put_item(TableName=TABLE, Item=to_item(item))
+        ledger = DecisionLedger(client, TABLE)
+
+        def picked(records: Any) -> dict[str, Any]:
+            return {arn: r and (r["decidedAt"], r["outcome"]) for arn, r in records.items()}
+
+        # The same record per card (a Scan reads only the attributes a verdict needs).
+        assert picked(ledger.latest_of(cards)) == picked({arn: ledger.latest(arn) for arn in cards})
+        assert set(ledger.latest_of(cards)[cards[0]] or {}) == {"cardArn", "decidedAt", "outcome"}
+
+
+def test_latest_of_an_unreadable_ledger_raises_ledger_unavailable() -> None:
+    class Broken(BrokenDynamoDB):
+        def describe_table(self, **request: Any) -> dict[str, Any]:
+            raise self.error
+
+    with pytest.raises(LedgerUnavailableError):
+        DecisionLedger(Broken(EndpointConnectionError(endpoint_url="x")), TABLE).latest_of(["a", "b"])

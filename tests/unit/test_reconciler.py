@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +17,8 @@ from cardshare.decisions import Converged, decide
 from cardshare.events import RECONCILER_SOURCE, InvalidEventError, parse_event
 from cardshare.evidence import Evidence, Sighting
 from cardshare.gate_config import GateConfig
-from cardshare.gates import evaluate
-from cardshare.ledger import from_item, to_item
+from cardshare.gates import GATED_STATUSES, evaluate
+from cardshare.ledger import DecisionLedger, from_item, to_item
 from cardshare.planner import AssociationStatus
 from cardshare.reconciler import LedgerUnavailableError, Report, reconcile
 from cardshare.reconciliation import CardSummary, ResourceAssociation
@@ -55,11 +57,11 @@ class FakeLedger:
         self.unavailable = unavailable
         self.calls: list[str] = []
 
-    def latest(self, card_arn: str) -> Mapping[str, Any] | None:
-        self.calls.append(card_arn)
+    def latest_of(self, card_arns: Sequence[str]) -> Mapping[str, Mapping[str, Any] | None]:
+        self.calls += card_arns
         if self.unavailable:
             raise LedgerUnavailableError("decision ledger unreadable")
-        return self.records.get(card_arn)
+        return {arn: self.records.get(arn) for arn in card_arns}
 
 
 class FakeWorkflow:
@@ -101,6 +103,72 @@ def test_cards_and_associations_are_listed_once_per_run() -> None:
     run(cards, shares)
     assert cards.calls == 1
     assert shares.calls == [LADDER.share_arns]
+
+
+class CountingDynamoDB:
+    """The ledger table as DynamoDB answers it (one page: the table is small), counting calls by operation."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
+        self.items = [to_item(r) for r in records]
+        self.calls: Counter[str] = Counter()
+
+    def describe_table(self, **request: Any) -> dict[str, Any]:
+        self.calls["DescribeTable"] += 1
+        return {"Table": {"TableSizeBytes": len(json.dumps(self.items)), "ItemCount": len(self.items)}}
+
+    def scan(self, **request: Any) -> dict[str, Any]:
+        self.calls["Scan"] += 1
+        return {"Items": self.items}
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        self.calls["Query"] += 1
+        card = request["ExpressionAttributeValues"][":card"]["S"]
+        mine = [i for i in self.items if i["cardArn"]["S"] == card]
+        return {"Items": sorted(mine, key=lambda i: i["decidedAt"]["S"], reverse=True)}
+
+
+def test_fifty_gated_cards_cost_one_bulk_ledger_read_not_a_query_each() -> None:
+    # 100 cards, half of them gated and shared as their ledger says: one DescribeTable and one Scan
+    # page, whatever the number of gated cards. The per-gated-card Query would make it 50.
+    statuses = [CardStatus.DRAFT, CardStatus.DRAFT, CardStatus.PENDING_REVIEW, CardStatus.APPROVED]
+    listed = [card(f"c{i}", statuses[i % 4]) for i in range(100)]
+    shared = {
+        CardStatus.DRAFT: {"dev": S.ASSOCIATED},
+        CardStatus.PENDING_REVIEW: {"dev": S.ASSOCIATED, "test": S.ASSOCIATED},
+        CardStatus.APPROVED: {"dev": S.ASSOCIATED, "test": S.ASSOCIATED, "prod": S.ASSOCIATED},
+    }
+    records = [
+        {
+            "cardArn": c.arn,
+            "decidedAt": f"2026-11-28T08:00:{n:02d}+00:00#run-{n}",
+            "status": c.status.value,
+            "effectiveStatus": c.status.value,
+            "outcome": "shared",
+        }
+        for n, c in enumerate(listed)
+        if c.status in GATED_STATUSES
+    ]
+    dynamodb = CountingDynamoDB(records)
+    rows_ = [r for c in listed for r in rows(c.name, shared[c.status])]
+    report = reconcile(
+        LADDER,
+        FakeCards(*listed),
+        FakeShares(*rows_),
+        DecisionLedger(dynamodb, "ledger"),
+        FakeWorkflow(),
+        dry_run=True,
+        now=NOW,
+    )
+    assert (report.cards, report.drift) == (100, [])
+    assert dynamodb.calls == {"DescribeTable": 1, "Scan": 1}
+
+
+def test_a_card_in_flight_costs_no_ledger_read() -> None:
+    summary = CardSummary(arn("fresh"), "fresh", CardStatus.APPROVED, NOW.timestamp() - 10)
+    shares = FakeShares(*rows("fresh", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED}))
+    ledger = FakeLedger()
+    reconcile(LADDER, FakeCards(summary), shares, ledger, FakeWorkflow(), dry_run=True, now=NOW, in_flight_seconds=60)
+    assert ledger.calls == []
 
 
 def test_dry_run_reports_and_starts_nothing() -> None:

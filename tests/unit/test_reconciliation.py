@@ -11,7 +11,14 @@ import pytest
 from cardshare.gates import GATED_STATUSES
 from cardshare.planner import AssociationStatus
 from cardshare.policy import StageLadder, build_ladder
-from cardshare.reconciliation import CardSummary, Drift, ResourceAssociation, earned_from_record, find_drift
+from cardshare.reconciliation import (
+    CardSummary,
+    Drift,
+    ResourceAssociation,
+    earned_from_record,
+    find_drift,
+    needs_record,
+)
 from cardshare.status import CardStatus
 
 S = AssociationStatus
@@ -298,3 +305,23 @@ def test_drift_reason_and_dict() -> None:
 def test_earned_from_record(record: dict[str, Any] | None, expected: CardStatus | None) -> None:
     status = CardStatus(record["status"]) if record and record.get("status") == "Archived" else CardStatus.APPROVED
     assert earned_from_record(card("c", status), record) is expected
+
+
+def test_the_ledger_is_needed_for_gated_cards_and_for_cards_shared_otherwise_than_their_status() -> None:
+    S = AssociationStatus
+    cards = [
+        card("draft-ok", CardStatus.DRAFT),
+        card("draft-extra", CardStatus.DRAFT),
+        card("review-ok", CardStatus.PENDING_REVIEW),
+        card("approved-held-back", CardStatus.APPROVED),
+        card("archived", CardStatus.ARCHIVED),
+    ]
+    associations = [
+        *rows("draft-ok", {"dev": S.ASSOCIATED}),
+        *rows("draft-extra", {"dev": S.ASSOCIATED, "prod": S.ASSOCIATED}),
+        *rows("review-ok", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED}),
+        *rows("approved-held-back", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED}),
+    ]
+    assert needs_record(LADDER, cards, associations) == [
+        arn(name) for name in ("draft-extra", "review-ok", "approved-held-back", "archived")
+    ]

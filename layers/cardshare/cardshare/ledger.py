@@ -1,4 +1,4 @@
-"""DynamoDB adapter for the decision ledger: read a card's latest decision, shape records as items.
+"""DynamoDB adapter for the decision ledger: read cards' latest decisions, shape records as items.
 
 The workflow writes records with a direct DynamoDB integration (append-only: a conditional put);
 this module only reads them, and turns plain records into DynamoDB's typed JSON for that write.
@@ -6,7 +6,7 @@ this module only reads them, and turns plain records into DynamoDB's typed JSON 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,10 @@ _PAGE = 10
 # before every ISO time: never the newest item of a newest-first query.
 _RESERVED = "#"
 _MAX_ITEMS = 100
+# DynamoDB returns at most 1 MB of items per Scan page.
+_SCAN_PAGE_BYTES = 1024 * 1024
+# What the reconciler judges a card by (earned_from_record, changed_since_decided).
+_VERDICT_ATTRIBUTES = ("cardArn", "decidedAt", "status", "effectiveStatus", "outcome", "modifiedAt")
 
 
 class DecisionLedger:
@@ -58,8 +62,7 @@ class DecisionLedger:
                 raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
             for item in response.get("Items", []):
                 record = from_item(item)
-                skipped = (None,) if include_failed else (None, Outcome.FAILED.value)
-                if not str(record.get("decidedAt", "")).startswith(_RESERVED) and record.get("outcome") not in skipped:
+                if _is_verdict(record) or (include_failed and _is_decision(record)):
                     return record
             seen += len(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
@@ -96,6 +99,65 @@ class DecisionLedger:
             if "LastEvaluatedKey" not in response:
                 return records
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def latest_of(self, card_arns: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """Each card's newest decision that reached a verdict, in as few calls as the table allows.
+
+        One Query per card costs ``len(card_arns)`` calls; one Scan of the whole ledger costs a call
+        per MB of table (DynamoDB's page limit), whatever the number of cards. DescribeTable's size
+        (refreshed by DynamoDB about every six hours) says which is fewer; a Scan reads only the
+        attributes a verdict needs. Raises :class:`LedgerUnavailableError` when the table cannot be
+        read.
+        """
+        wanted = list(dict.fromkeys(card_arns))
+        if len(wanted) > 1 and self._scan_pages() < len(wanted):
+            return self._scan_latest(wanted)
+        return {arn: self.latest(arn) for arn in wanted}
+
+    def _scan_pages(self) -> int:
+        try:
+            table = self._client.describe_table(TableName=self._table)["Table"]
+        except (ClientError, BotoCoreError) as error:
+            raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
+        # Full pages and the last partial one (DescribeTable itself is spent whichever way we read).
+        return int(table.get("TableSizeBytes", 0)) // _SCAN_PAGE_BYTES + 1
+
+    def _scan_latest(self, card_arns: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        latest: dict[str, dict[str, Any] | None] = dict.fromkeys(card_arns)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "ProjectionExpression": ", ".join(f"#{name}" for name in _VERDICT_ATTRIBUTES),
+            "ExpressionAttributeNames": {f"#{name}": name for name in _VERDICT_ATTRIBUTES},
+        }
+        while True:
+            try:
+                response = self._client.scan(**request)
+            except (ClientError, BotoCoreError) as error:
+                raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
+            for item in response.get("Items", []):
+                record = from_item(item)
+                arn = record.get("cardArn")
+                if arn not in latest or not _is_verdict(record):
+                    continue
+                seen = latest[arn]
+                if seen is None or str(record["decidedAt"]) > str(seen["decidedAt"]):
+                    latest[arn] = record
+            if "LastEvaluatedKey" not in response:
+                return latest
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _is_decision(record: Mapping[str, Any]) -> bool:
+    """A decision of any outcome, failed included (not the card's evidence)."""
+    return not str(record.get("decidedAt", "")).startswith(_RESERVED) and record.get("outcome") is not None
+
+
+def _is_verdict(record: Mapping[str, Any]) -> bool:
+    """A decision (not the card's evidence) that reached a verdict (not a failed execution)."""
+    return not str(record.get("decidedAt", "")).startswith(_RESERVED) and record.get("outcome") not in (
+        None,
+        Outcome.FAILED.value,
+    )
 
 
 def to_item(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,10 @@ from typing import Any
 from cardshare.planner import Association, AssociationStatus
 from cardshare.reconciliation import ResourceAssociation
 
+#: RAM's largest page (maxResults 1-500). Asked for explicitly: an omitted maxResults gets "a value
+#: specific to the operation", which may be far smaller and multiply the reconciler's calls.
+MAX_PAGE = 500
+
 
 class ResourceShares:
     """Reads resource associations through an injected boto3 session (or client)."""
@@ -47,13 +51,15 @@ class ResourceShares:
         ]
 
     def all_associations(self, share_arns: Sequence[str]) -> list[ResourceAssociation]:
-        """Every resource association of the shares, from one paginated read across them."""
+        """Every resource association of the shares, from one paginated read across them (full pages)."""
         paginator = self._client.get_paginator("get_resource_share_associations")
         return [
             ResourceAssociation(
                 row["associatedEntity"], row["resourceShareArn"], AssociationStatus(row["status"]), _updated(row)
             )
-            for page in paginator.paginate(associationType="RESOURCE", resourceShareArns=list(share_arns))
+            for page in paginator.paginate(
+                associationType="RESOURCE", resourceShareArns=list(share_arns), PaginationConfig={"PageSize": MAX_PAGE}
+            )
             for row in page.get("resourceShareAssociations", [])
         ]
 

@@ -17,6 +17,7 @@ from cardshare.reconciliation import (
     changed_since_decided,
     earned_from_record,
     find_drift,
+    needs_record,
 )
 
 
@@ -41,10 +42,13 @@ class LedgerUnavailableError(RuntimeError):
 
 
 class LedgerReader(Protocol):
-    """Reads a card's latest decision."""
+    """Reads cards' latest decisions."""
 
-    def latest(self, card_arn: str) -> Mapping[str, Any] | None:
-        """The newest decision that reached a verdict, or None."""
+    def latest_of(self, card_arns: Sequence[str]) -> Mapping[str, Mapping[str, Any] | None]:
+        """Each card's newest decision that reached a verdict (None: no such decision), in bulk.
+
+        Raises :class:`LedgerUnavailableError` when the ledger cannot be read.
+        """
         ...
 
 
@@ -96,33 +100,38 @@ def reconcile(
     started (an approval waits for its evidence to settle). A gated card modified after the change
     its latest decision judged is drift too, even when its shares match.
 
-    AWS calls grow with pages of cards and of associations, plus one ledger read per gated card and
-    per card whose associations differ from its plain status, and one start per repair.
+    The ledger is read once per run, in bulk, for the cards it can change the verdict of: gated
+    cards (governance may have held them back, and only the ledger says what they earned and which
+    change it judged) and cards whose associations differ from their plain status. A plain-status
+    card whose shares match, and a card still in flight, cost no ledger read.
+
+    AWS calls grow with pages of cards and of associations, plus the ledger's bulk read (one Query
+    per card asked about, or the pages of one Scan, whichever the ledger expects to be fewer), and
+    one start per repair.
     """
     listed = cards.list_cards()
     associations = shares.all_associations(ladder.share_arns)
-    records: dict[str, Mapping[str, Any] | None] = {}
+    cutoff = now.timestamp() - in_flight_seconds
+    moving = {card.arn for card in listed if card.modified_at is not None and card.modified_at > cutoff}
+    settled = [card for card in listed if card.arn not in moving]
+    wanted = needs_record(ladder, settled, associations)
+    try:
+        records: Mapping[str, Mapping[str, Any] | None] = ledger.latest_of(wanted) if wanted else {}
+    except LedgerUnavailableError:
+        # Without the ledger, let the workflow judge the cards again (it fails closed on approvals).
+        records = {}
 
     def earned(card: CardSummary) -> Any:
-        try:
-            records[card.arn] = ledger.latest(card.arn)
-        except LedgerUnavailableError:
-            # Without the ledger, let the workflow judge the card again (it fails closed on approvals).
-            return card.status
-        return earned_from_record(card, records[card.arn])
+        return earned_from_record(card, records[card.arn]) if card.arn in records else card.status
 
-    drift = find_drift(ladder, listed, associations, earned)
+    drift = find_drift(ladder, settled, associations, earned)
     drifted = {item.card_arn for item in drift}
     drift += [
         Drift(card.arn, card.status, (), (), note="changed since its last decision")
-        for card in listed
+        for card in settled
         if card.arn in records and card.arn not in drifted and changed_since_decided(card, records[card.arn])
     ]
-    moving = {
-        card.arn
-        for card in listed
-        if card.modified_at is not None and now.timestamp() - card.modified_at < in_flight_seconds
-    }
+    # A vanished card has no modification time: its drift is never in flight.
     drift = [item for item in drift if item.card_arn not in moving]
     report = Report(len(listed), drift, dry_run)
     if dry_run:

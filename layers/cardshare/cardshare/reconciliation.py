@@ -109,6 +109,32 @@ def _drift(
     return Drift(arn, status, missing, extra)
 
 
+def _ours(ladder: StageLadder, associations: Iterable[ResourceAssociation]) -> dict[str, dict[str, AssociationStatus]]:
+    return current_associations(
+        a for a in associations if a.share_arn in ladder.share_arns and _is_model_card(a.resource_arn)
+    )
+
+
+def needs_record(
+    ladder: StageLadder, cards: Iterable[CardSummary], associations: Iterable[ResourceAssociation]
+) -> list[str]:
+    """The cards (in listing order) whose verdict the ledger can change: the ones to read it for.
+
+    A gated card (:data:`cardshare.gates.GATED_STATUSES`) always: governance may have held it back
+    (a blocked approval keeps prod unshared, so matching its plain status can itself be drift), and
+    a change after its last decision is drift however it is shared. Any other card only when its
+    associations differ from its plain status; otherwise neither the ledger nor anything else can
+    make it drift.
+    """
+    actual = _ours(ladder, associations)
+    return [
+        card.arn
+        for card in cards
+        if card.status in GATED_STATUSES
+        or _drift(ladder, card.arn, card.status, card.status, actual.get(card.arn, {})) is not None
+    ]
+
+
 def find_drift(
     ladder: StageLadder,
     cards: Iterable[CardSummary],
@@ -120,14 +146,11 @@ def find_drift(
     Associations with shares outside the ladder, and of resources that are not model cards, are
     not cardshare's to manage and are ignored.
 
-    ``earned`` (a ledger read) is consulted only where a gate can matter: for cards in a gated
-    status (:data:`cardshare.gates.GATED_STATUSES`), and for any card whose associations differ
-    from its plain status. A gated card shared as its plain status may still be drift (a blocked approval shared
-    with prod by hand), so it cannot be skipped.
+    ``earned`` (what the ledger says) is consulted only where a gate can matter: the cards
+    :func:`needs_record` names. A gated card shared as its plain status may still be drift (a
+    blocked approval shared with prod by hand), so it cannot be skipped.
     """
-    actual = current_associations(
-        a for a in associations if a.share_arn in ladder.share_arns and _is_model_card(a.resource_arn)
-    )
+    actual = _ours(ladder, associations)
     drifts: list[Drift] = []
     listed: set[str] = set()
     for card in cards:

@@ -13,6 +13,9 @@ from cardshare.reconciliation import CardSummary
 from cardshare.status import CardStatus
 from cardshare.timestamps import epoch
 
+#: ListModelCards' largest page (MaxResults 1-100), asked for explicitly: the default is not documented.
+MAX_PAGE = 100
+
 
 class ModelCards:
     """Reads model cards through an injected boto3 session (or client)."""
@@ -47,7 +50,7 @@ class ModelCards:
         )
 
     def list_cards(self) -> list[CardSummary]:
-        """Every model card of the account (ListModelCards, every page)."""
+        """Every model card of the account (ListModelCards, every page, 100 cards a page)."""
         paginator = self._client.get_paginator("list_model_cards")
         return [
             CardSummary(
@@ -56,7 +59,7 @@ class ModelCards:
                 CardStatus.parse(summary["ModelCardStatus"]),
                 epoch(summary.get("LastModifiedTime")),
             )
-            for page in paginator.paginate()
+            for page in paginator.paginate(PaginationConfig={"PageSize": MAX_PAGE})
             for summary in page.get("ModelCardSummaries", [])
         ]
 

@@ -16,6 +16,7 @@ EXTENSIONS = (
     "lambda_inprocess",
     "sfn_errors",
     "logs_query_definitions",
+    "dynamodb_table_size",
 )
 
 

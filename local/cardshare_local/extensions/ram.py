@@ -66,6 +66,9 @@ MANAGED_PERMISSION_ACTIONS: Mapping[str, frozenset[str]] = {
 #: DISASSOCIATING) before it reaches its final status. 0 settles at once.
 SETTLE_AFTER_READS = 1
 
+#: The largest page RAM's list operations return (maxResults: 1-500 in the API model).
+MAX_PAGE = 500
+
 # Association statuses (RAM API reference, ResourceShareAssociation.status).
 ASSOCIATING = "ASSOCIATING"
 ASSOCIATED = "ASSOCIATED"
@@ -595,11 +598,11 @@ def _page(rows: list[tuple[int, Any]], params: Mapping[str, Any]) -> tuple[list[
             raise RamError("InvalidNextTokenException", "The specified value for NextToken is not valid.") from None
         rows = [r for r in rows if r[0] > after]
     limit = params.get("maxResults")
-    if limit is None:
-        return [r for _, r in rows], None
-    limit = int(limit)
-    if not 1 <= limit <= 500:
-        raise RamError("InvalidParameterException", "maxResults must be between 1 and 500.")
+    # RAM never returns more than its maximum page: an omitted maxResults is "a value specific to the
+    # operation" (API reference), never the whole list. Locally that value is the maximum.
+    limit = MAX_PAGE if limit is None else int(limit)
+    if not 1 <= limit <= MAX_PAGE:
+        raise RamError("InvalidParameterException", f"maxResults must be between 1 and {MAX_PAGE}.")
     page = rows[:limit]
     if len(rows) <= limit:
         return [r for _, r in page], None

@@ -57,6 +57,11 @@ STUDIO_USER_PROFILE_HEADER = "x-cardshare-studio-user-profile"
 # SageMaker's patterns for DomainId and UserProfileName.
 _STUDIO_USER = re.compile(r"^(?P<domain>d-(-*[a-z0-9]){1,61})/(?P<profile>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})$")
 _MAX_CONTENT = 100_000
+#: ListModelCards' MaxResults range is 1-100 (the API model). The reference names no default; a caller
+#: that wants full pages must ask for them, so locally an omitted MaxResults gives the smallest page
+#: SageMaker's list operations commonly use.
+LIST_CARDS_MAX_PAGE = 100
+LIST_CARDS_DEFAULT_PAGE = 10
 
 # moto is not thread-safe and Step Functions executions run in threads: read-modify-write of a card's
 # versions happens under this lock (re-entrant: an event delivered synchronously may update a card).
@@ -82,6 +87,7 @@ def install() -> None:
         "update_model_card": _update_model_card,
         "describe_model_card": _describe_model_card,
         "list_model_card_versions": _list_model_card_versions,
+        "list_model_cards": _list_model_cards,
         "delete_model_card": _delete_model_card,
     }
     for name, handler in handlers.items():
@@ -342,6 +348,38 @@ def _list_model_card_versions(self: SageMakerResponse) -> ActionResult:
     result: dict[str, Any] = {"ModelCardVersionSummaryList": [v.version_summary() for v in page]}
     if start + max_results < len(versions):
         result["NextToken"] = str(start + max_results)
+    return ActionResult(result)
+
+
+def _list_model_cards(self: SageMakerResponse) -> ActionResult:
+    """ListModelCards paged like AWS: MaxResults from 1 to 100, a NextToken while more cards remain.
+
+    moto 5.2.5 accepts any MaxResults (10,000 cards come back in one page), which makes a lister
+    look cheaper than it is on AWS.
+    """
+    raw = self._get_param("MaxResults")
+    max_results = LIST_CARDS_DEFAULT_PAGE if raw is None else int(raw)
+    if not 1 <= max_results <= LIST_CARDS_MAX_PAGE:
+        raise ValidationError(
+            f"1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {LIST_CARDS_MAX_PAGE}"
+        )
+    backend: SageMakerModelBackend = self.sagemaker_backend
+    with _LOCK:
+        cards, token = backend.list_model_cards(
+            creation_time_after=self._get_param("CreationTimeAfter"),
+            creation_time_before=self._get_param("CreationTimeBefore"),
+            max_results=max_results,
+            name_contains=self._get_param("NameContains"),
+            model_card_status=self._get_param("ModelCardStatus"),
+            next_token=self._get_param("NextToken"),
+            sort_by=self._get_param("SortBy"),
+            sort_order=self._get_param("SortOrder"),
+        )
+        summaries = [card.summary() for card in cards]
+    result: dict[str, Any] = {"ModelCardSummaries": summaries}
+    if token:
+        result["NextToken"] = token
     return ActionResult(result)
 
 

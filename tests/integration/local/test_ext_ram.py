@@ -333,3 +333,23 @@ def test_through_threaded_moto_server() -> None:
     finally:
         server.stop()
         ram_ext.reset()
+
+
+def test_associations_come_in_pages_of_at_most_500_like_aws(aws: None) -> None:
+    # Stock moto (and this extension before) returned every row in one page without maxResults, so a
+    # reconciler looked like one call at any fleet size.
+    client = owner_ram(config=NO_RETRY)
+    arn = share(client)
+    for start in range(0, 501, 100):
+        client.associate_resource_share(
+            resourceShareArn=arn, resourceArns=[card(f"c{i}") for i in range(start, min(start + 100, 501))]
+        )
+    first = client.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=[arn])
+    assert len(first["resourceShareAssociations"]) == ram_ext.MAX_PAGE == 500
+    rest = client.get_resource_share_associations(
+        associationType="RESOURCE", resourceShareArns=[arn], nextToken=first["nextToken"]
+    )
+    assert len(rest["resourceShareAssociations"]) == 1 and "nextToken" not in rest
+    with pytest.raises(ClientError) as excinfo:
+        client.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=[arn], maxResults=501)
+    assert error_code(excinfo) == "InvalidParameterException"

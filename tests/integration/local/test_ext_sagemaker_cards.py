@@ -267,3 +267,21 @@ def test_under_threaded_moto_server() -> None:
         from moto.core.base_backend import BackendDict
 
         BackendDict.reset()  # the server shares this process's backends
+
+
+def test_list_model_cards_pages_like_aws(aws: None) -> None:
+    # Stock moto accepts any MaxResults, so 10,000 cards came back in one page.
+    sm = _sm()
+    for index in range(105):
+        sm.create_model_card(ModelCardName=f"card-{index:03d}", Content=json.dumps(CONTENT), ModelCardStatus="Draft")
+    default = sm.list_model_cards()
+    assert len(default["ModelCardSummaries"]) == sagemaker_cards.LIST_CARDS_DEFAULT_PAGE and default["NextToken"]
+    full = sm.list_model_cards(MaxResults=100)
+    rest = sm.list_model_cards(MaxResults=100, NextToken=full["NextToken"])
+    assert (len(full["ModelCardSummaries"]), len(rest["ModelCardSummaries"])) == (100, 5)
+    assert "NextToken" not in rest
+    names = {s["ModelCardName"] for s in full["ModelCardSummaries"] + rest["ModelCardSummaries"]}
+    assert len(names) == 105
+    with pytest.raises(ClientError) as excinfo:
+        sm.list_model_cards(MaxResults=101)
+    assert _code(excinfo) == "ValidationException"
