@@ -157,6 +157,8 @@ class Deployer:
             handler(logical_id, spec, resolver)
             self.stack.resources[logical_id] = resolver.refs.get(logical_id)
         for name, output in self._template.get("Outputs", {}).items():
+            if "Condition" in output and not resolver.condition(output["Condition"]):
+                continue
             self.stack.outputs[name] = resolver.resolve(output["Value"])
         self._register_stack(resolver)
         return self.stack
