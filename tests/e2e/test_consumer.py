@@ -186,3 +186,18 @@ def test_kms_statement_only_with_keys_and_write_actions_only_outside_prod(system
         assert statement["Resource"] == [KEY]
         assert statement["Condition"] == {"StringEquals": {"kms:ViaService": "sagemaker.us-east-1.amazonaws.com"}}
     assert kms == {"kms:Decrypt", "kms:GenerateDataKey"}
+
+
+def test_the_policies_are_attached_to_the_named_roles(system: LocalAws) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": PROD_ACCOUNT}, "Action": "sts:AssumeRole"}],
+    }
+    iam = client(system, "iam", PROD_ACCOUNT)
+    for role in ("ml-engineer", "analyst"):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    deployed = deploy_consumer(system, PROD_ACCOUNT, "prod", {"RoleNames": "ml-engineer,analyst"})
+    expected = {deployed.outputs["CardAccessPolicyArn"], deployed.outputs["ProdGuardPolicyArn"]}
+    for role in ("ml-engineer", "analyst"):
+        attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        assert {policy["PolicyArn"] for policy in attached} == expected
