@@ -404,6 +404,8 @@ class Deployer:
     def _managed_policy(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
         # Stored and attached as AWS does; the embedded AWS does not evaluate IAM policies.
         props = resolver.resolve(spec["Properties"])
+        if props.get("Users") or props.get("Groups"):
+            raise TemplateError(f"{logical_id}: attaching to Users or Groups is not supported locally (only Roles)")
         iam = self.client("iam")
         arn = iam.create_policy(
             PolicyName=props.get("ManagedPolicyName") or self._physical_name(logical_id),
