@@ -29,7 +29,7 @@ def _matches(statement: Mapping[str, Any], action: str, resource: str) -> bool:
 
 
 def decision(documents: Iterable[Mapping[str, Any]], action: str, resource: str) -> str:
-    """ "denied" (an explicit Deny matches), "allowed" (an Allow and no Deny) or "implicit-deny"."""
+    """The outcome for ``action`` on ``resource``: "denied" (a Deny matches), "allowed" or "implicit-deny"."""
     effects: set[str] = set()
     for document in documents:
         for statement in _as_list_of_statements(document):

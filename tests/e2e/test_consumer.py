@@ -201,3 +201,16 @@ def test_the_policies_are_attached_to_the_named_roles(system: LocalAws) -> None:
     for role in ("ml-engineer", "analyst"):
         attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
         assert {policy["PolicyArn"] for policy in attached} == expected
+
+
+def test_the_policy_reader_itself() -> None:
+    card = f"arn:aws:sagemaker:us-east-1:{MODEL_CARD_ACCOUNT}:model-card/Churn"
+    allow = {"Statement": [{"Effect": "Allow", "Action": "sagemaker:Describe*", "Resource": "*:model-card/*"}]}
+    deny = {"Statement": {"Effect": "Deny", "Action": ["SageMaker:updatemodelcard"], "Resource": "arn:aws:*"}}
+    assert decision([allow], "sagemaker:DescribeModelCard", card) == "allowed"
+    assert decision([allow], "sagemaker:UpdateModelCard", card) == "implicit-deny"
+    assert decision([allow, deny], "sagemaker:UpdateModelCard", card) == "denied"  # actions ignore case
+    assert decision([deny], "sagemaker:UpdateModelCard", card.replace("arn:aws:", "ARN:AWS:")) == "implicit-deny"
+    conditional = {"Statement": [{"Effect": "Deny", "Action": "sagemaker:*", "Resource": "*", "Condition": {}}]}
+    with pytest.raises(NotImplementedError):
+        decision([conditional], "sagemaker:UpdateModelCard", card)
