@@ -20,6 +20,7 @@ from iam_documents import actions, decision
 from cardshare_local.accounts import DEV_ACCOUNT, EXTERNAL_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, TEST_ACCOUNT
 from cardshare_local.consumer import deploy_consumer
 from cardshare_local.deploy import Stack
+from cardshare_local.extensions import ram
 from cardshare_local.runtime import LocalAws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,6 +132,34 @@ def test_the_accepter_accepts_cardshares_invitation_and_nothing_else(system: Loc
     assert {key: row["status"] for key, row in invitations(system, EXTERNAL_ACCOUNT).items()} == {
         key: row["status"] for key, row in after.items()
     }
+
+
+@pytest.mark.parametrize("system", [EXTERNAL_DEV], indirect=True, ids=["external-dev"])
+def test_the_accepter_rides_out_throttling(system: LocalAws) -> None:
+    deployed = deploy_consumer(system, EXTERNAL_ACCOUNT, "dev", {"AcceptInvitations": "true"})
+    arn = invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev")]["resourceShareInvitationArn"]
+    calls: list[str] = []
+    for operation in ("GetResourceShareInvitations", "AcceptResourceShareInvitation"):
+        ram.inject_error(operation, "ThrottlingException", times=2)
+        for _ in range(3):
+            ram.before_next(operation, lambda operation=operation: calls.append(operation))
+    assert run_accepter(system, deployed) == {"accepted": [arn], "ignored": {}}
+    # Two throttled calls and the one that went through, of each operation.
+    assert calls.count("GetResourceShareInvitations") == calls.count("AcceptResourceShareInvitation") == 3
+    assert invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev")]["status"] == "ACCEPTED"
+
+
+@pytest.mark.parametrize("system", [EXTERNAL_DEV], indirect=True, ids=["external-dev"])
+def test_a_person_accepting_first_is_not_an_error(system: LocalAws) -> None:
+    deployed = deploy_consumer(system, EXTERNAL_ACCOUNT, "dev", {"AcceptInvitations": "true"})
+    arn = invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev")]["resourceShareInvitationArn"]
+    person = client(system, "ram", EXTERNAL_ACCOUNT, "ml-engineer")
+    # Between the accepter's read and its accept, someone accepts in the console.
+    ram.before_next(
+        "AcceptResourceShareInvitation", lambda: person.accept_resource_share_invitation(resourceShareInvitationArn=arn)
+    )
+    assert run_accepter(system, deployed) == {"accepted": [], "ignored": {arn: "already accepted"}}
+    assert invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev")]["status"] == "ACCEPTED"
 
 
 @stack()
