@@ -111,10 +111,13 @@ class Deployer:
             "AWS::Serverless::LayerVersion": self._layer,
             "AWS::Logs::LogGroup": self._log_group,
             "AWS::Serverless::Function": self._function,
+            "AWS::Lambda::Function": self._lambda_function,
+            "AWS::Lambda::Permission": self._lambda_permission,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::SQS::Queue": self._queue,
             "AWS::SQS::QueuePolicy": self._queue_policy,
             "AWS::IAM::Role": self._role,
+            "AWS::IAM::ManagedPolicy": self._managed_policy,
             "AWS::Events::Rule": self._rule,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::DynamoDB::Table": self._table,
@@ -157,6 +160,8 @@ class Deployer:
             handler(logical_id, spec, resolver)
             self.stack.resources[logical_id] = resolver.refs.get(logical_id)
         for name, output in self._template.get("Outputs", {}).items():
+            if "Condition" in output and not resolver.condition(output["Condition"]):
+                continue
             self.stack.outputs[name] = resolver.resolve(output["Value"])
         self._register_stack(resolver)
         return self.stack
@@ -298,6 +303,39 @@ class Deployer:
         resolver.refs[logical_id] = name
         resolver.attributes[(logical_id, "Arn")] = function["FunctionArn"]
 
+    def _lambda_function(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        # A plain function's Code points at a package in S3; the template names its source folder
+        # in Metadata ("cardshare:source"), which runs in-process like the SAM functions do.
+        source = spec.get("Metadata", {}).get("cardshare:source")
+        if not source:
+            raise TemplateError(f"{logical_id}: no Metadata cardshare:source to run the function's code from")
+        props = resolver.resolve(spec["Properties"])
+        name = props.get("FunctionName") or self._physical_name(logical_id)
+        environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+        function = self.client("lambda").create_function(
+            FunctionName=name,
+            Runtime=props["Runtime"],
+            Role=props["Role"],
+            Handler=props["Handler"],
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=int(props.get("Timeout", 3)),
+            MemorySize=int(props.get("MemorySize", 128)),
+            Environment={"Variables": environment},
+        )
+        lambda_inprocess.register_source(name, self.root / source, [], list(environment))
+        assert self.stack is not None
+        self.stack.environment[logical_id] = environment
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = function["FunctionArn"]
+
+    def _lambda_permission(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        props = resolver.resolve(spec["Properties"])
+        request = {"FunctionName": props["FunctionName"], "Action": props["Action"], "Principal": props["Principal"]}
+        if "SourceArn" in props:
+            request["SourceArn"] = props["SourceArn"]
+        self.client("lambda").add_permission(StatementId=logical_id, **request)
+        resolver.refs[logical_id] = logical_id
+
     def _function_event(self, logical_id: str, event_id: str, event: dict[str, Any], function_arn: str) -> None:
         # SAM turns a ScheduleV2 event into an EventBridge Scheduler schedule that invokes the
         # function through a role it creates (allowed to send to the dead-letter queue). The
@@ -389,18 +427,39 @@ class Deployer:
             iam.put_role_policy(
                 RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
             )
+        for policy_arn in props.get("ManagedPolicyArns", []):
+            iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
         resolver.refs[logical_id] = name
         resolver.attributes[(logical_id, "Arn")] = role["Role"]["Arn"]
+
+    def _managed_policy(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
+        # Stored and attached as AWS does; the embedded AWS does not evaluate IAM policies.
+        props = resolver.resolve(spec["Properties"])
+        if props.get("Users") or props.get("Groups"):
+            raise TemplateError(f"{logical_id}: attaching to Users or Groups is not supported locally (only Roles)")
+        iam = self.client("iam")
+        arn = iam.create_policy(
+            PolicyName=props.get("ManagedPolicyName") or self._physical_name(logical_id),
+            Path=props.get("Path", "/"),
+            PolicyDocument=json.dumps(props["PolicyDocument"]),
+            Description=props.get("Description", ""),
+        )["Policy"]["Arn"]
+        for role in props.get("Roles", []):
+            iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+        resolver.refs[logical_id] = arn
 
     def _rule(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
         props = resolver.resolve(spec["Properties"])
         events = self.client("events")
         name = props.get("Name") or self._physical_name(logical_id)
+        # A rule has an event pattern or a schedule; locally no clock runs a schedule (see _function_event).
+        trigger = (
+            {"ScheduleExpression": props["ScheduleExpression"]}
+            if "ScheduleExpression" in props
+            else {"EventPattern": json.dumps(props["EventPattern"])}
+        )
         arn = events.put_rule(
-            Name=name,
-            EventPattern=json.dumps(props["EventPattern"]),
-            State=props.get("State", "ENABLED"),
-            Description=props.get("Description", ""),
+            Name=name, State=props.get("State", "ENABLED"), Description=props.get("Description", ""), **trigger
         )["RuleArn"]
         targets = props.get("Targets", [])
         if targets:
@@ -505,6 +564,11 @@ def deploy_stack(
     stack_name: str,
     account: str,
     region: str,
+    template: str = "template.yaml",
 ) -> Stack:
-    """Deploy ``root/template.yaml`` with ``parameters`` into ``account``/``region``."""
-    return Deployer(root, session, stack_name, account, region).deploy(root / "template.yaml", parameters)
+    """Deploy ``root/template`` with ``parameters`` into ``account``/``region``, as ``session``.
+
+    Paths in the template (CodeUri, ContentUri, DefinitionUri) are relative to ``root``. Another
+    account's stack is deployed with a session of that account (``accounts.session_for``).
+    """
+    return Deployer(root, session, stack_name, account, region).deploy(root / template, parameters)

@@ -9,6 +9,11 @@ runtime's error document when the handler raises). Functions nobody registered k
 Known differences from AWS, by design:
 - The handler runs with this process's AWS credentials, not the function role's (botocore caches the
   credentials of the default session, so swapping them per invocation would not be reliable).
+  Exception: a function in another account than moto's default one (a consumer account's stack)
+  gets its role's credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, as
+  Lambda sets them, so that a session it creates during the invocation acts in its own account.
+  The variables are process-wide while it runs: a client another thread creates meanwhile would
+  use them too, so invoke such functions when nothing else is running.
 - ``Timeout`` is reported by ``get_remaining_time_in_millis`` but not enforced.
 - Asynchronous invocations (``Event``) run synchronously before Invoke returns 202; their retries,
   on-failure destinations and dead-letter queues are not emulated (a failure is logged and recorded).
@@ -33,9 +38,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+import boto3
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core import DEFAULT_ACCOUNT_ID
 
 LOG = logging.getLogger(__name__)
 
@@ -473,6 +480,21 @@ def _configure_log_levels(module: ModuleType) -> None:
             value.setLevel(None)  # None: the level Powertools reads from the environment
 
 
+def _role_credentials(fn: LambdaFunction) -> dict[str, str]:
+    """The credential variables of a function outside moto's default account (see the module notes)."""
+    if fn.account_id == DEFAULT_ACCOUNT_ID:
+        return {}
+    # moto maps an assumed role's keys to the role's account: the function then acts as itself.
+    credentials = boto3.client("sts", region_name=fn.region).assume_role(
+        RoleArn=fn.role, RoleSessionName=fn.function_name[:64]
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
+
+
 @contextmanager
 def _function_environment(fn: LambdaFunction, source: Source, context: LambdaContext) -> Iterator[None]:
     """os.environ and sys.path as the Lambda runtime sets them, restored afterwards."""
@@ -489,6 +511,7 @@ def _function_environment(fn: LambdaFunction, source: Source, context: LambdaCon
         "_HANDLER": str(fn.handler),
         **dict.fromkeys(_LOGGING_KEYS, ""),
         **dict(source.runtime_variables),
+        **_role_credentials(fn),
         # The function's own variables win, as in AWS (except reserved names, which AWS rejects).
         **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
     }
