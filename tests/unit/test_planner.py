@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from template_loader import default_stages
 
-from cardshare.planner import Action, Association, AssociationStatus, Op, Plan, hold_shares, plan, plan_shares
+from cardshare.planner import PRESENT, Action, Association, AssociationStatus, Op, Plan, hold_shares, plan, plan_shares
 from cardshare.policy import Stage, StageLadder, build_ladder, ladder_from_json
 from cardshare.status import CardStatus
 
@@ -286,6 +286,13 @@ def test_failed_undesired_share_is_left_alone() -> None:
     result = plan(LADDER, CardStatus.DRAFT, [Association(SHARE["prod"], S.FAILED, "old failure")])
     assert ops(result) == [("associate", "dev")]
     assert result.failed == ()
+
+
+def test_present_is_what_holds_the_card_once_ram_settles_without_another_call() -> None:
+    """PRESENT (read by the reconciler and the CLI) against RAM's own transitions (SETTLED, by hand)."""
+    for state in STATES:
+        if state is not None:
+            assert (state in PRESENT) is (SETTLED[state] is S.ASSOCIATED), state
 
 
 # ---- hold_shares: what a card keeps while its verdict waits for evidence --------------------------
