@@ -2,8 +2,8 @@
 
 The local runtime deploys from the real template, so what the template says (rule pattern, share
 principals, permissions, state machine substitutions, function environment) is what runs locally.
-Decoding (short-form tags, duplicate keys, positions) is cfn-lint's, the decoder `make lint` also
-uses; resolving the intrinsics is ours. Only the intrinsics the template uses are resolved;
+Decoding (short-form tags, duplicate keys, positions) is cfn-lint's, the decoder it lints the template
+with; resolving the intrinsics is ours. Only the intrinsics the template uses are resolved;
 anything else fails loudly.
 """
 
