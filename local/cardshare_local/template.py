@@ -2,7 +2,9 @@
 
 The local runtime deploys from the real template, so what the template says (rule pattern, share
 principals, permissions, state machine substitutions, function environment) is what runs locally.
-Only the intrinsics the template uses are supported; anything else fails loudly.
+Decoding (short-form tags, duplicate keys, positions) is cfn-lint's, the decoder it lints the template
+with; resolving the intrinsics is ours. Only the intrinsics the template uses are resolved;
+anything else fails loudly.
 """
 
 from __future__ import annotations
@@ -12,65 +14,79 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-_SHORT_TAGS = {
-    "!Ref": "Ref",
-    "!Condition": "Condition",
-    "!Sub": "Fn::Sub",
-    "!GetAtt": "Fn::GetAtt",
-    "!Join": "Fn::Join",
-    "!If": "Fn::If",
-    "!Equals": "Fn::Equals",
-    "!Not": "Fn::Not",
-    "!And": "Fn::And",
-    "!Or": "Fn::Or",
-    "!Select": "Fn::Select",
-    "!Split": "Fn::Split",
-    "!FindInMap": "Fn::FindInMap",
-    "!Base64": "Fn::Base64",
-    "!GetAZs": "Fn::GetAZs",
-    "!ImportValue": "Fn::ImportValue",
-    "!Cidr": "Fn::Cidr",
-    "!Transform": "Fn::Transform",
-    "!ToJsonString": "Fn::ToJsonString",
-    "!Length": "Fn::Length",
-}
+# The long forms of CloudFormation's intrinsic functions. cfn-lint's decoder turns any ``!Name``
+# tag into ``Fn::Name``, so a mistyped tag (``!Sbu``) would otherwise reach the resolver as an
+# ordinary mapping and be deployed as data.
+_INTRINSICS = frozenset(
+    {
+        "Fn::Sub",
+        "Fn::GetAtt",
+        "Fn::Join",
+        "Fn::If",
+        "Fn::Equals",
+        "Fn::Not",
+        "Fn::And",
+        "Fn::Or",
+        "Fn::Select",
+        "Fn::Split",
+        "Fn::FindInMap",
+        "Fn::Base64",
+        "Fn::GetAZs",
+        "Fn::ImportValue",
+        "Fn::Cidr",
+        "Fn::Transform",
+        "Fn::ToJsonString",
+        "Fn::Length",
+    }
+)
 
 
 class TemplateError(ValueError):
     """The template uses something the local runtime cannot resolve."""
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short-form tags into their long form."""
+def _plain(node: Any) -> Any:
+    """cfn-lint's decoded nodes as plain dicts, lists and strs.
+
+    The decoder returns dict/list/str subclasses carrying source positions; callers compare,
+    copy and serialise the template, so they get the built-in types. Unknown ``Fn::`` keys are
+    rejected here, where the node still knows its line.
+    """
+    if isinstance(node, dict):
+        for key in node:
+            if isinstance(key, str) and key.startswith("Fn::") and key not in _INTRINSICS:
+                raise TemplateError(f"line {_line(node)}: unknown intrinsic function {key}")
+        return {(str(key) if isinstance(key, str) else key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
 
 
-def _construct(tag: str, name: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if tag == "!GetAtt":
-                value = str(value).split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        return {name: value}
-
-    return construct
-
-
-for _tag, _name in _SHORT_TAGS.items():
-    _CfnLoader.add_constructor(_tag, _construct(_tag, _name))
+def _line(node: Any) -> str:
+    mark = getattr(node, "start_mark", None)
+    return str(mark.line + 1) if mark is not None else "?"
 
 
 def parse_template(text: str) -> dict[str, Any]:
-    """Parse CloudFormation/SAM YAML, short-form tags turned into their long form."""
-    document = yaml.load(text, Loader=_CfnLoader)
+    """Parse CloudFormation/SAM YAML (or JSON), short-form tags turned into their long form.
+
+    Raises :class:`TemplateError` with a one-line message naming the line for anything the
+    decoder rejects (bad YAML, duplicate keys, undefined aliases).
+    """
+    # Imported here: cfn-lint takes most of a second to import, and only deploys parse templates.
+    from cfnlint.decode import decode_str  # type: ignore[import-untyped]
+
+    document, errors = decode_str(text)
+    if errors:
+        # YAML messages can span lines ("... in <unicode string>, line 4"): keep the error one line.
+        messages = "; ".join(" ".join(str(error.message).split()) for error in errors)
+        raise TemplateError(f"line {errors[0].linenumber}: {messages}")
     if not isinstance(document, dict) or "Resources" not in document:
         raise TemplateError("not a CloudFormation template (no Resources)")
-    return document
+    plain: dict[str, Any] = _plain(document)
+    return plain
 
 
 def load_template(path: Path) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""The planner, for every status and every starting set of associations, against an independent oracle."""
+"""The planner: its per-share decision table, properties over every status and stage, and any ladder.
+
+The table is written out by hand; the sweeps check properties (what may never happen, what must
+eventually hold) rather than restating the planner's branches.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from template_loader import default_stages
 
-from cardshare.planner import PRESENT, Action, Association, AssociationStatus, Op, Plan, hold, plan
+from cardshare.planner import PRESENT, Action, Association, AssociationStatus, Op, Plan, hold_shares, plan, plan_shares
 from cardshare.policy import Stage, StageLadder, build_ladder, ladder_from_json
 from cardshare.status import CardStatus
 
@@ -21,6 +25,7 @@ LADDER = ladder_from_json(
     ),
     OWNER,
 )
+NAMES = ("dev", "test", "prod")
 SHARE = {stage.name: stage.share_arn for stage in LADDER.stages}
 FOREIGN_SHARE = "arn:aws:ram:us-east-1:123456789012:resource-share/not-managed-by-cardshare"
 
@@ -33,6 +38,7 @@ STATES: tuple[AssociationStatus | None, ...] = (
     S.DISASSOCIATING,
     S.DISASSOCIATED,
 )
+MOVING = {S.ASSOCIATING, S.DISASSOCIATING}
 STATUSES: tuple[CardStatus | None, ...] = (*CardStatus, None)  # None: the card was deleted
 
 # The issue's table, written out by hand (not derived from the ladder under test).
@@ -42,23 +48,6 @@ DESIRED = {
     CardStatus.APPROVED: {"dev", "test", "prod"},
     CardStatus.ARCHIVED: {"prod"},
     None: set(),
-}
-
-# The oracle: what one share in one state needs, depending on whether the card should be in it.
-#   (state, wanted) -> "associate" | "disassociate" | "wait" | "nothing"
-ORACLE = {
-    (None, True): "associate",
-    (None, False): "nothing",
-    (S.DISASSOCIATED, True): "associate",
-    (S.DISASSOCIATED, False): "nothing",
-    (S.FAILED, True): "associate",
-    (S.FAILED, False): "nothing",
-    (S.ASSOCIATED, True): "nothing",
-    (S.ASSOCIATED, False): "disassociate",
-    (S.ASSOCIATING, True): "wait",
-    (S.ASSOCIATING, False): "wait",
-    (S.DISASSOCIATING, True): "wait",
-    (S.DISASSOCIATING, False): "wait",
 }
 
 # Where RAM ends up on its own: transitional states settle, the others stay.
@@ -85,13 +74,17 @@ def associations(start: Start, foreign: bool = True) -> list[Association]:
     return rows
 
 
-def apply_and_settle(ladder: StageLadder, start: Start, result: Plan) -> Start:
-    """Apply the plan's actions the way RAM would, then let every transitional state settle."""
+def apply(start: Start, result: Plan) -> Start:
+    """Apply the plan's actions as calls RAM has accepted (moving states are left moving)."""
     after = dict(start)
     for action in result.actions:
-        name = action.stage.name
-        after[name] = S.ASSOCIATING if action.op is Op.ASSOCIATE else S.DISASSOCIATING
-    return {name: SETTLED[state] for name, state in after.items()}
+        after[action.stage.name] = S.ASSOCIATING if action.op is Op.ASSOCIATE else S.DISASSOCIATING
+    return after
+
+
+def apply_and_settle(ladder: StageLadder, start: Start, result: Plan) -> Start:
+    """Apply the plan's actions the way RAM would, then let every transitional state settle."""
+    return {name: SETTLED[state] for name, state in apply(start, result).items()}
 
 
 def associated(start: Start) -> set[str]:
@@ -102,62 +95,106 @@ def ops(result: Plan) -> list[tuple[str, str]]:
     return [(action.op.value, action.stage.name) for action in result.actions]
 
 
-CASES = [
-    pytest.param(
-        status, dict(zip(("dev", "test", "prod"), states, strict=True)), id=f"{status}-{'-'.join(map(str, states))}"
-    )
-    for status in STATUSES
-    for states in itertools.product(STATES, repeat=3)
+def granted_shares(status: CardStatus | None) -> set[str]:
+    return {SHARE[name] for name in DESIRED[status]}
+
+
+# ---- one share: the decision table, by hand ------------------------------------------------------
+
+# (card should be in the share?, the share's association) -> (call, waits?, failure reported?)
+DECISIONS: list[tuple[bool, AssociationStatus | None, Op | None, bool, bool]] = [
+    (True, None, Op.ASSOCIATE, False, False),
+    (True, S.DISASSOCIATED, Op.ASSOCIATE, False, False),
+    (True, S.FAILED, Op.ASSOCIATE, False, True),
+    (True, S.ASSOCIATED, None, False, False),
+    (True, S.ASSOCIATING, None, True, False),
+    (True, S.DISASSOCIATING, None, True, False),
+    (False, None, None, False, False),
+    (False, S.DISASSOCIATED, None, False, False),
+    (False, S.FAILED, None, False, False),
+    (False, S.ASSOCIATED, Op.DISASSOCIATE, False, False),
+    (False, S.ASSOCIATING, None, True, False),
+    (False, S.DISASSOCIATING, None, True, False),
 ]
 
 
-def test_every_status_and_starting_set_is_covered() -> None:
-    assert len(CASES) == 5 * 6**3
+@pytest.mark.parametrize(
+    ("wanted", "state", "call", "waits", "reported"),
+    DECISIONS,
+    ids=[f"{'wanted' if w else 'unwanted'}-{s or 'absent'}" for w, s, *_ in DECISIONS],
+)
+def test_one_share_decision(
+    wanted: bool, state: AssociationStatus | None, call: Op | None, waits: bool, reported: bool
+) -> None:
+    test = LADDER.stage_for_share(SHARE["test"])
+    row = Association(SHARE["test"], state, "boom") if state is not None else None
+    rows = [row] if row is not None else []
+    result = plan_shares(LADDER, {SHARE["test"]} if wanted else set(), [*rows, Association(FOREIGN_SHARE, S.FAILED)])
+    assert result.actions == ((Action(call, test),) if call else ())
+    assert result.pending == ((test,) if waits else ())
+    assert result.failed == ((row,) if reported else ())
+    assert result.converged is (call is None and not waits)
 
 
-@pytest.mark.parametrize(("status", "start"), CASES)
-def test_plan_matches_the_oracle_and_converges(status: CardStatus | None, start: Start) -> None:
+# ---- every status x stage x association state: properties --------------------------------------
+
+SWEEP = [
+    pytest.param(status, name, state, id=f"{status}-{name}-{state or 'absent'}")
+    for status in STATUSES
+    for name in NAMES
+    for state in STATES
+]
+
+
+@pytest.mark.parametrize(("status", "name", "state"), SWEEP)
+def test_plan_properties(status: CardStatus | None, name: str, state: AssociationStatus | None) -> None:
+    start: Start = {other: None for other in NAMES} | {name: state}
+    granted = DESIRED[status]
     result = plan(LADDER, status, associations(start))
-    wanted = DESIRED[status]
+    touched = [action.stage.name for action in result.actions]
 
-    expected = {name: ORACLE[(state, name in wanted)] for name, state in start.items()}
-    assert ops(result) == [(what, name) for name, what in expected.items() if what in {"associate", "disassociate"}], (
-        "actions differ from the oracle"
-    )
-    assert [stage.name for stage in result.pending] == [name for name, what in expected.items() if what == "wait"]
-    assert [a.share_arn for a in result.failed] == [
-        SHARE[name] for name, state in start.items() if state is S.FAILED and name in wanted
-    ]
-    assert all(a.message == "boom" and a.status is S.FAILED for a in result.failed)
-    assert result.converged == (not result.actions and not result.pending)
-
+    assert len(set(touched)) == len(touched), "two calls on one share (associated and disassociated?)"
     for action in result.actions:
-        state = start[action.stage.name]
-        assert action.stage.share_arn != FOREIGN_SHARE
+        before = start[action.stage.name]
         if action.op is Op.ASSOCIATE:
-            assert state not in {S.ASSOCIATED, S.ASSOCIATING}, "associates a share that already holds the card"
+            assert action.stage.name in granted, "associated a stage the status does not grant"
+            assert before not in {S.ASSOCIATED, *MOVING}, "associated a share that holds or is moving"
         else:
-            assert state is S.ASSOCIATED, "disassociates a share that does not hold the card"
-    assert FOREIGN_SHARE not in {stage.share_arn for stage in result.pending}
-    assert len({action.stage.name for action in result.actions}) == len(result.actions), "two calls on one share"
+            assert action.stage.name not in granted, "took away a stage the status grants"
+            assert before is S.ASSOCIATED, "disassociated a share that does not hold the card"
+    # Moving associations are waited out, never fought; settled ones are never waited on.
+    assert {stage.name for stage in result.pending} == {n for n, s in start.items() if s in MOVING}
+    assert not set(touched) & {stage.name for stage in result.pending}
+    # A granted share that does not hold the card gets it, FAILED included (retried and reported).
+    for other, before in start.items():
+        if other in granted and before in {None, S.DISASSOCIATED, S.FAILED}:
+            assert ("associate", other) in ops(result)
+        if other not in granted and before is S.ASSOCIATED:
+            assert ("disassociate", other) in ops(result)
+    assert {a.share_arn for a in result.failed} == {
+        SHARE[n] for n, s in start.items() if s is S.FAILED and n in granted
+    }
+    if result.actions or result.pending:
+        assert not result.converged
 
-    # Apply, let RAM settle, plan again: at most one more round (a share that was moving the wrong
-    # way), then nothing is left to do and RAM holds exactly the desired shares.
-    state = apply_and_settle(LADDER, start, result)
-    settled_plan = plan(LADDER, status, associations(state))
-    state = apply_and_settle(LADDER, state, settled_plan)
-    final = plan(LADDER, status, associations(state))
-    assert final.converged, f"not converged after two rounds: {ops(final)} pending {final.pending}"
-    assert not final.failed
-    assert associated(state) == wanted
+    # Idempotent: once RAM has accepted the calls, planning again asks for nothing more.
+    assert plan(LADDER, status, associations(apply(start, result))).actions == ()
+
+    # Convergent: after RAM settles, at most one more round (a share that was moving the wrong way).
+    state_after = apply_and_settle(LADDER, start, result)
+    second = plan(LADDER, status, associations(state_after))
     if not result.pending:
-        assert settled_plan.converged, "a plan without pending stages left work for the next round"
+        assert second.converged, "a plan without pending stages left work for the next round"
+    state_after = apply_and_settle(LADDER, state_after, second)
+    final = plan(LADDER, status, associations(state_after))
+    assert final.converged and not final.failed
+    assert associated(state_after) == granted
 
 
 @pytest.mark.parametrize("status", STATUSES)
 def test_foreign_associations_change_nothing(status: CardStatus | None) -> None:
     for states in itertools.product(STATES, repeat=3):
-        start = dict(zip(("dev", "test", "prod"), states, strict=True))
+        start = dict(zip(NAMES, states, strict=True))
         with_foreign = [
             *associations(start, foreign=False),
             Association(FOREIGN_SHARE, S.FAILED, "not ours"),
@@ -251,77 +288,77 @@ def test_failed_undesired_share_is_left_alone() -> None:
     assert result.failed == ()
 
 
-# ---- hold: what a card keeps while its verdict waits for evidence ---------------------------------
+def test_present_is_what_holds_the_card_once_ram_settles_without_another_call() -> None:
+    """PRESENT (read by the reconciler and the CLI) against RAM's own transitions (SETTLED, by hand)."""
+    for state in STATES:
+        if state is not None:
+            assert (state in PRESENT) is (SETTLED[state] is S.ASSOCIATED), state
 
 
-def test_present_is_on_the_way_in_or_in() -> None:
-    assert {S.ASSOCIATED, S.ASSOCIATING} == PRESENT
+# ---- hold_shares: what a card keeps while its verdict waits for evidence --------------------------
 
 
-@pytest.mark.parametrize(("status", "start"), CASES)
-def test_hold_never_adds_a_share_and_keeps_only_what_the_status_grants(status: CardStatus | None, start: Start) -> None:
-    result = hold(LADDER, status, associations(start))
+@pytest.mark.parametrize(("status", "name", "state"), SWEEP)
+def test_hold_never_adds_and_keeps_only_what_the_status_grants(
+    status: CardStatus | None, name: str, state: AssociationStatus | None
+) -> None:
+    start: Start = {other: None for other in NAMES} | {name: state}
+    result = hold_shares(LADDER, granted_shares(status), associations(start))
     assert all(action.op is Op.DISASSOCIATE for action in result.actions), "hold associated a share"
     for action in result.actions:
-        name = action.stage.name
-        assert start[name] is S.ASSOCIATED
-        assert name not in DESIRED[status], "hold removed a share the status grants"
+        assert start[action.stage.name] is S.ASSOCIATED
+        assert action.stage.name not in DESIRED[status], "hold removed a share the status grants"
+    assert result.failed == (), "hold retried a failed association"
     # Once RAM settles (and a share moving the wrong way is undone), the card holds exactly the
-    # shares it held before that the status also grants.
-    state = apply_and_settle(LADDER, start, result)
-    state = apply_and_settle(LADDER, state, hold(LADDER, status, associations(state)))
-    assert hold(LADDER, status, associations(state)).converged
-    assert associated(state) == {name for name, s in start.items() if s in PRESENT} & DESIRED[status]
+    # shares it held, or was gaining, that the status also grants.
+    after = apply_and_settle(LADDER, start, result)
+    after = apply_and_settle(LADDER, after, hold_shares(LADDER, granted_shares(status), associations(after)))
+    assert hold_shares(LADDER, granted_shares(status), associations(after)).converged
+    assert associated(after) == {n for n, s in start.items() if s in {S.ASSOCIATED, S.ASSOCIATING}} & DESIRED[status]
 
 
 def test_hold_removes_prod_from_an_approval_still_waiting_but_does_not_add_test() -> None:
     rows = [Association(SHARE["dev"], S.ASSOCIATED), Association(SHARE["prod"], S.ASSOCIATED)]
-    result = hold(LADDER, CardStatus.PENDING_REVIEW, rows)
+    result = hold_shares(LADDER, granted_shares(CardStatus.PENDING_REVIEW), rows)
     assert ops(result) == [("disassociate", "prod")]
     assert plan(LADDER, CardStatus.PENDING_REVIEW, rows).actions != result.actions  # plan would add test
 
 
 def test_hold_keeps_a_share_still_associating_that_the_status_grants() -> None:
-    result = hold(LADDER, CardStatus.PENDING_REVIEW, [Association(SHARE["test"], S.ASSOCIATING)])
+    result = hold_shares(LADDER, granted_shares(CardStatus.PENDING_REVIEW), [Association(SHARE["test"], S.ASSOCIATING)])
     assert result.actions == ()
     assert [s.name for s in result.pending] == ["test"]
 
 
 def test_hold_does_not_retry_a_failed_association() -> None:
     failed = Association(SHARE["test"], S.FAILED, "principal 222222222222 is not in the organization")
-    result = hold(LADDER, CardStatus.PENDING_REVIEW, [Association(SHARE["dev"], S.ASSOCIATED), failed])
-    assert result == Plan((), (), ())
+    rows = [Association(SHARE["dev"], S.ASSOCIATED), failed]
+    assert hold_shares(LADDER, granted_shares(CardStatus.PENDING_REVIEW), rows) == Plan((), (), ())
 
 
-def test_hold_with_no_status_removes_everything() -> None:
-    everything = [Association(SHARE[name], S.ASSOCIATED) for name in ("dev", "test", "prod")]
-    assert ops(hold(LADDER, None, everything)) == [
+def test_hold_with_nothing_allowed_removes_everything() -> None:
+    everything = [Association(SHARE[name], S.ASSOCIATED) for name in NAMES]
+    assert ops(hold_shares(LADDER, set(), everything)) == [
         ("disassociate", "dev"),
         ("disassociate", "test"),
         ("disassociate", "prod"),
     ]
 
 
-@pytest.mark.parametrize(("status", "start"), CASES)
-def test_hold_keeping_all_touches_no_settled_share_and_adds_none(status: CardStatus | None, start: Start) -> None:
-    """While the card is still changing: whatever its status, keep what it has, add nothing."""
-    result = hold(LADDER, status, associations(start), keep_all=True)
-    assert result == hold(LADDER, None, associations(start), keep_all=True)  # the status does not matter
+@pytest.mark.parametrize(("name", "state"), [(name, state) for name in NAMES for state in STATES])
+def test_hold_keeping_all_touches_no_share_and_adds_none(name: str, state: AssociationStatus | None) -> None:
+    """While the card is still changing: keep what it has, add nothing, wait out what moves."""
+    start: Start = {other: None for other in NAMES} | {name: state}
+    result = hold_shares(LADDER, set(LADDER.share_arns), associations(start))
     assert result.actions == (), "a card still changing lost or gained a share"
-    assert [s.name for s in result.pending] == [n for n, st in start.items() if st in (S.ASSOCIATING, S.DISASSOCIATING)]
+    assert [s.name for s in result.pending] == ([name] if state in MOVING else [])
     assert result.failed == ()
-
-
-def test_hold_keeping_all_waits_out_a_share_moving_out() -> None:
-    result = hold(LADDER, CardStatus.DRAFT, [Association(SHARE["prod"], S.DISASSOCIATING)], keep_all=True)
-    assert result.actions == ()
-    assert [s.name for s in result.pending] == ["prod"]
 
 
 def test_hold_ignores_foreign_shares() -> None:
     rows = [Association(FOREIGN_SHARE, S.ASSOCIATED), Association(SHARE["prod"], S.ASSOCIATED)]
-    assert ops(hold(LADDER, CardStatus.ARCHIVED, rows)) == []
-    assert ops(hold(LADDER, CardStatus.DRAFT, rows)) == [("disassociate", "prod")]
+    assert ops(hold_shares(LADDER, granted_shares(CardStatus.ARCHIVED), rows)) == []
+    assert ops(hold_shares(LADDER, granted_shares(CardStatus.DRAFT), rows)) == [("disassociate", "prod")]
 
 
 # ---- any ladder, not just the default one -----------------------------------------------------

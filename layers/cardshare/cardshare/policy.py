@@ -68,13 +68,6 @@ class StageLadder:
                 return stage
         raise KeyError(share_arn)
 
-    def access_of(self, principal: str) -> Access | None:
-        """The access a principal gets from the ladder, or None when no stage names it."""
-        for stage in self.stages:
-            if principal in stage.principals:
-                return stage.access
-        return None
-
 
 def _split(value: object, field: str) -> list[str]:
     """Accept a comma-separated string or a list of strings; drop blanks (an empty parameter)."""
