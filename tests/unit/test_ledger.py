@@ -28,6 +28,22 @@ CARD_ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-card/Customer-Churn-M
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:cardshare-promote-card:run-1"
 
 
+def create_ledger_table(client: Any) -> None:
+    """The ledger's key schema, as template.yaml declares it (card ARN, then decidedAt)."""
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "cardArn", "KeyType": "HASH"},
+            {"AttributeName": "decidedAt", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "cardArn", "AttributeType": "S"},
+            {"AttributeName": "decidedAt", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def record(n: int, outcome: str = "shared") -> dict[str, Any]:
     return {"cardArn": CARD_ARN, "decidedAt": f"2026-11-28T09:00:{n:02d}+00:00#run-{n}", "outcome": outcome, "n": n}
 
@@ -285,18 +301,7 @@ def test_latest_beside_the_evidence_in_dynamodb() -> None:
     """On DynamoDB (moto): the evidence the plan merges shares the card's partition with its decisions."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "cardArn", "KeyType": "HASH"},
-                {"AttributeName": "decidedAt", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "cardArn", "AttributeType": "S"},
-                {"AttributeName": "decidedAt", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(client)
         ledger, store = DecisionLedger(client, TABLE), EvidenceStore(client, TABLE)
         sighting = Sighting(1_795_000_000_000, 1, CardStatus.DRAFT, None)
         store.merge(CARD_ARN, Evidence(frozenset({sighting})))
@@ -362,18 +367,7 @@ def test_latest_of_one_card_is_one_query() -> None:
 def test_latest_of_reads_the_same_as_latest_on_dynamodb() -> None:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "cardArn", "KeyType": "HASH"},
-                {"AttributeName": "decidedAt", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "cardArn", "AttributeType": "S"},
-                {"AttributeName": "decidedAt", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(client)
         cards = [CARD_ARN.replace("Churn", f"Churn{n}") for n in range(5)]
         for index, arn in enumerate(cards):
             for n in range(index + 1):

@@ -6,7 +6,7 @@ this module only reads them, and turns plain records into DynamoDB's typed JSON 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -55,19 +55,13 @@ class DecisionLedger:
             "Limit": _PAGE,
         }
         seen = 0
-        while seen < _MAX_ITEMS:
-            try:
-                response = self._client.query(**request)
-            except (ClientError, BotoCoreError) as error:
-                raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
-            for item in response.get("Items", []):
-                record = from_item(item)
+        for items in self._pages("query", request):
+            for record in map(from_item, items):
                 if _is_verdict(record) or (include_failed and _is_decision(record)):
                     return record
-            seen += len(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return None
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            seen += len(items)
+            if seen >= _MAX_ITEMS:
+                break
         return None
 
     def history(self, card_arn: str, since: str | None = None) -> list[dict[str, Any]]:
@@ -85,20 +79,12 @@ class DecisionLedger:
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
         }
-        records: list[dict[str, Any]] = []
-        while True:
-            try:
-                response = self._client.query(**request)
-            except (ClientError, BotoCoreError) as error:
-                raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
-            records += [
-                record
-                for record in map(from_item, response.get("Items", []))
-                if not str(record.get("decidedAt", "")).startswith(_RESERVED)
-            ]
-            if "LastEvaluatedKey" not in response:
-                return records
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [
+            record
+            for items in self._pages("query", request)
+            for record in map(from_item, items)
+            if not str(record.get("decidedAt", "")).startswith(_RESERVED)
+        ]
 
     def latest_of(self, card_arns: Sequence[str]) -> dict[str, dict[str, Any] | None]:
         """Each card's newest decision that reached a verdict, in as few calls as the table allows.
@@ -129,22 +115,27 @@ class DecisionLedger:
             "ProjectionExpression": ", ".join(f"#{name}" for name in _VERDICT_ATTRIBUTES),
             "ExpressionAttributeNames": {f"#{name}": name for name in _VERDICT_ATTRIBUTES},
         }
-        while True:
-            try:
-                response = self._client.scan(**request)
-            except (ClientError, BotoCoreError) as error:
-                raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
-            for item in response.get("Items", []):
-                record = from_item(item)
+        for items in self._pages("scan", request):
+            for record in map(from_item, items):
                 arn = record.get("cardArn")
                 if arn not in latest or not _is_verdict(record):
                     continue
                 seen = latest[arn]
                 if seen is None or str(record["decidedAt"]) > str(seen["decidedAt"]):
                     latest[arn] = record
+        return latest
+
+    def _pages(self, operation: str, request: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Each page's items of a Query or Scan, following LastEvaluatedKey; errors as LedgerUnavailableError."""
+        while True:
+            try:
+                response = getattr(self._client, operation)(**request)
+            except (ClientError, BotoCoreError) as error:
+                raise LedgerUnavailableError(f"decision ledger {self._table} unreadable: {error}") from error
+            yield list(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
-                return latest
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+                return
+            request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
 
 def _is_decision(record: Mapping[str, Any]) -> bool:
