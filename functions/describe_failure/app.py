@@ -5,6 +5,7 @@ It reads no AWS service: the workflow records and publishes what this returns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,8 @@ metrics = Metrics()
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """``event`` is ``{"state": <workflow state with failure>, "execution": <ARN>}``."""
-    state = event.get("state") if isinstance(event, dict) and isinstance(event.get("state"), dict) else {}
+    given = event.get("state") if isinstance(event, dict) else None
+    state: Mapping[str, Any] = given if isinstance(given, dict) else {}
     execution = str(event.get("execution", "unknown")) if isinstance(event, dict) else "unknown"
     decision = failure_decision(state, execution, datetime.now(UTC)).to_dict()
     record = decision.pop("record")

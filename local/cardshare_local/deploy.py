@@ -133,7 +133,8 @@ class Deployer:
     def client(self, service: str) -> Any:
         """A client of the deploying session (cached)."""
         if service not in self._clients:
-            self._clients[service] = self.session.client(service, region_name=self.region)
+            factory: Any = self.session.client  # the stubs type the service name as a literal per service
+            self._clients[service] = factory(service, region_name=self.region)
         return self._clients[service]
 
     def deploy(self, template_path: Path, parameters: Mapping[str, str]) -> Stack:

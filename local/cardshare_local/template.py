@@ -76,6 +76,7 @@ def parse_template(text: str) -> dict[str, Any]:
     decoder rejects (bad YAML, duplicate keys, undefined aliases).
     """
     # Imported here: cfn-lint takes most of a second to import, and only deploys parse templates.
+    # cfn-lint ships no type information (no py.typed), hence import-untyped.
     from cfnlint.decode import decode_str  # type: ignore[import-untyped]
 
     document, errors = decode_str(text)

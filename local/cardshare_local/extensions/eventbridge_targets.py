@@ -20,12 +20,13 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from moto.events.models import Rule
+from moto.events.utils import EventMessageType
 from moto.utilities.arns import parse_arn
 
 LOG = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def install() -> None:
     if _ORIGINAL:
         return
     _ORIGINAL["send_to_targets"] = Rule.send_to_targets
-    Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign,assignment]
+    Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -93,13 +94,13 @@ def reset() -> None:
 # --- the patched Rule.send_to_targets ------------------------------------------------------------
 
 
-def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+def _send_to_targets(self: Rule, original_event: EventMessageType, transform_input: bool = True) -> None:
     # A disabled rule matches nothing in AWS; moto delivers through it anyway.
     if self.state != "ENABLED" or self.scheduled_expression:
         # A schedule rule matches no event: EventBridge fires it from its clock only (which the
         # embedded AWS does not run; tests invoke scheduled functions themselves).
         return
-    if not self.event_pattern.matches_event(original_event):  # type: ignore[arg-type]
+    if not self.event_pattern.matches_event(original_event):
         return
     ours = [t for t in self.targets if parse_arn(t["Arn"]).service in _HANDLED_SERVICES]
     others = [t for t in self.targets if parse_arn(t["Arn"]).service not in _HANDLED_SERVICES]
@@ -113,7 +114,7 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
         _deliver(self, target, event, transform_input)
 
 
-def aws_event(moto_event: dict[str, Any]) -> dict[str, Any]:
+def aws_event(moto_event: Mapping[str, Any]) -> dict[str, Any]:
     """The event as EventBridge hands it to a target: ISO time, account, no moto-internal fields."""
     event = {k: v for k, v in moto_event.items() if k != "ingestion-time"}
     when = event.get("time")
@@ -175,7 +176,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any], rule: Rule | Non
 
 
 def _json_path(path: str, event: dict[str, Any]) -> Any:
-    from jsonpath_ng.ext import parse  # type: ignore[attr-defined]
+    from jsonpath_ng.ext.parser import parse
 
     matches = parse(path).find(event)
     if not matches:

@@ -42,7 +42,7 @@ import boto3
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 LOG = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ def _captured(function_name: str) -> Iterator[None]:
         _STDOUT.outer = sys.stdout
     _STDOUT.running.append((_log_of(function_name), threading.get_ident()))
     try:
-        with redirect_stdout(_STDOUT):  # type: ignore[type-var]
+        with redirect_stdout(_STDOUT):
             yield
     finally:
         _STDOUT.running.pop()

@@ -44,11 +44,11 @@ def uninstall() -> None:
 
 def definitions(backend: LogsBackend) -> dict[str, dict[str, Any]]:
     """The backend's query definitions by id (created on first use)."""
-    found = getattr(backend, _ATTRIBUTE, None)
+    found: dict[str, dict[str, Any]] | None = getattr(backend, _ATTRIBUTE, None)
     if found is None:
         found = {}
         setattr(backend, _ATTRIBUTE, found)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _require(parameter: str, value: Any, low: int, high: int) -> str:

@@ -39,7 +39,9 @@ from typing import Any
 
 import botocore.session
 from botocore.model import ServiceModel
+from moto.core.common_types import TYPE_RESPONSE
 from moto.core.exceptions import JsonRESTError
+from moto.core.responses import BaseResponse
 from moto.core.utils import camelcase_to_underscores, unix_time, utcnow
 from moto.ram import urls as ram_urls
 from moto.ram import utils as ram_utils
@@ -265,11 +267,13 @@ class _BackendState:
 
 
 def _share_state(share: ResourceShare) -> _ShareState:
-    return share.__dict__.setdefault("_cardshare_ram", _ShareState())  # type: ignore[no-any-return]
+    state: _ShareState = share.__dict__.setdefault("_cardshare_ram", _ShareState())
+    return state
 
 
 def _backend_state(backend: ResourceAccessManagerBackend) -> _BackendState:
-    return backend.__dict__.setdefault("_cardshare_ram", _BackendState())  # type: ignore[no-any-return]
+    state: _BackendState = backend.__dict__.setdefault("_cardshare_ram", _BackendState())
+    return state
 
 
 def _backends_in(region: str) -> Iterator[ResourceAccessManagerBackend]:
@@ -1150,11 +1154,13 @@ def _patch_delete_resource_share() -> None:
 
 def _patch_get_resource_shares_other_accounts() -> None:
     """GetResourceShares(resourceOwner=OTHER-ACCOUNTS) lists shares the caller belongs to (stock raises)."""
-    original = _ORIGINALS.setdefault("get_resource_shares", ResourceAccessManagerBackend.get_resource_shares)
+    original: Callable[[ResourceAccessManagerBackend, str | None], dict[str, Any]] = _ORIGINALS.setdefault(
+        "get_resource_shares", ResourceAccessManagerBackend.get_resource_shares
+    )
 
     def get_resource_shares(self: ResourceAccessManagerBackend, resource_owner: str | None) -> dict[str, Any]:
         if resource_owner != "OTHER-ACCOUNTS":
-            return original(self, resource_owner)  # type: ignore[no-any-return]
+            return original(self, resource_owner)
         with _LOCK:
             shares = [
                 s.describe()
@@ -1195,9 +1201,12 @@ def _patch_operations() -> None:
 
 def _patch_fault_injection() -> None:
     """Injected faults answer a RAM call as AWS would (botocore sees the code; ThrottlingException is a 429)."""
-    original = _ORIGINALS.setdefault("call_action", ResourceAccessManagerResponse.call_action)
+    original: Callable[[BaseResponse], TYPE_RESPONSE] = _ORIGINALS.setdefault(
+        "call_action", ResourceAccessManagerResponse.call_action
+    )
 
-    def call_action(self: ResourceAccessManagerResponse) -> Any:
+    # Typed as moto's BaseResponse.call_action (which it replaces); it only runs for RAM's responses.
+    def call_action(self: BaseResponse) -> TYPE_RESPONSE:
         with _LOCK:
             hooks = _HOOKS.get(self._get_action())
             hook = hooks.pop(0) if hooks else None

@@ -71,6 +71,8 @@ def install() -> None:
     for name in _PATCHED:
         # Only what the class itself defines; an inherited method is restored by deleting ours.
         _ORIGINALS[name] = StateTaskServiceAwsSdk.__dict__.get(name)
+    # Patching moto's class is the point (method-assign); the two normalisers take the aws-sdk task as
+    # self while moto declares them on its base class StateTaskService (assignment).
     StateTaskServiceAwsSdk._from_error = _from_error  # type: ignore[method-assign]
     StateTaskServiceAwsSdk._normalise_parameters = _normalise_parameters  # type: ignore[method-assign,assignment]
     StateTaskServiceAwsSdk._normalise_response = _normalise_response  # type: ignore[method-assign,assignment]

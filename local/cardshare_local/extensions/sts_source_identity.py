@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.sts.exceptions import STSValidationError
@@ -28,7 +27,7 @@ from moto.sts.responses import TokenResponse
 _ATTRIBUTE = "cardshare_source_identity"
 # AWS: 2-64 characters of [\w+=,.@-]; the "aws:" prefix is reserved.
 _VALID = re.compile(r"^[\w+=,.@-]{2,64}$")
-_ORIGINAL: dict[str, Callable[..., Any]] = {}
+_ORIGINAL: dict[str, Callable[..., ActionResult]] = {}
 
 
 def install() -> None:
