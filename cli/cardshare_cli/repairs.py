@@ -10,7 +10,7 @@ from typing import Any
 from cardshare.events import parse_card_arn, reconciler_event
 from cardshare.ledger import DecisionLedger
 from cardshare.ram import ResourceShares
-from cardshare.reconciler import LedgerUnavailableError, Report, reconcile
+from cardshare.reconciler import Fleet, LedgerUnavailableError, Report, reconcile
 from cardshare.reconciliation import CardSummary, ResourceAssociation
 from cardshare.sagemaker import ModelCards
 from cardshare.stepfunctions import Workflow
@@ -65,10 +65,7 @@ class Repairs:
         settings = self._stack.settings
         return reconcile(
             settings.ladder,
-            self._cards,
-            self._shares,
-            _StrictLedger(self._ledger, tick),
-            self._workflow,
+            Fleet(self._cards, self._shares, _StrictLedger(self._ledger, tick), self._workflow),
             dry_run=dry_run,
             now=datetime.now(UTC),
             in_flight_seconds=settings.in_flight_seconds,
@@ -93,7 +90,7 @@ class Repairs:
         # The operator asks about this card now: nothing is left to an execution in flight.
         now = datetime.now(UTC)
         strict = _StrictLedger(self._ledger, lambda _: None)
-        report = reconcile(ladder, listing, listing, strict, self._workflow, dry_run=True, now=now)
+        report = reconcile(ladder, Fleet(listing, listing, strict, self._workflow), dry_run=True, now=now)
         if dry_run:
             return report
         run = f"operator-{uuid.uuid4().hex[:12]}"

@@ -16,7 +16,7 @@ from botocore.config import Config
 from cardshare.ledger import DecisionLedger
 from cardshare.policy import ConfigError
 from cardshare.ram import ResourceShares
-from cardshare.reconciler import reconcile
+from cardshare.reconciler import Fleet, reconcile
 from cardshare.sagemaker import ModelCards
 from cardshare.settings import Settings, load_settings
 from cardshare.stepfunctions import Workflow
@@ -66,10 +66,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ledger, workflow = adapters(config.ledger_table, state_machine)
     report = reconcile(
         config.ladder,
-        cards,
-        shares,
-        ledger,
-        workflow,
+        Fleet(cards, shares, ledger, workflow),
         dry_run=_dry_run(event),
         now=datetime.now(UTC),
         in_flight_seconds=config.in_flight_seconds,

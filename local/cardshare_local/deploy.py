@@ -130,6 +130,13 @@ class Deployer:
         self._template: dict[str, Any] = {}
         self.stack: Stack | None = None
 
+    @property
+    def _deployed(self) -> Stack:
+        """The stack being deployed (resources are created only inside ``deploy``)."""
+        if self.stack is None:
+            raise RuntimeError("no stack is being deployed")
+        return self.stack
+
     def client(self, service: str) -> Any:
         """A client of the deploying session (cached)."""
         if service not in self._clients:
@@ -200,9 +207,9 @@ class Deployer:
         DescribeStacks answers with the stack's status, parameters and outputs as AWS would;
         its resource list stays empty, and GetTemplate returns the stand-in.
         """
-        assert self.stack is not None
+        stack = self._deployed
         outputs: dict[str, Any] = {}
-        for name, value in self.stack.outputs.items():
+        for name, value in stack.outputs.items():
             declared = self._template["Outputs"][name]
             outputs[name] = {"Value": _text(value)}
             if "Description" in declared:
@@ -212,7 +219,7 @@ class Deployer:
         stand_in = {
             "AWSTemplateFormatVersion": "2010-09-09",
             "Description": str(self._template.get("Description", "")).strip()[:1024],
-            "Parameters": {name: {"Type": "String"} for name in self.stack.parameters},
+            "Parameters": {name: {"Type": "String"} for name in stack.parameters},
             "Resources": {},
             "Outputs": outputs,
         }
@@ -220,7 +227,7 @@ class Deployer:
             StackName=self.stack_name,
             TemplateBody=json.dumps(stand_in),
             Parameters=[
-                {"ParameterKey": name, "ParameterValue": _text(value)} for name, value in self.stack.parameters.items()
+                {"ParameterKey": name, "ParameterValue": _text(value)} for name, value in stack.parameters.items()
             ],
         )
 
@@ -299,8 +306,7 @@ class Deployer:
         )
         for event_id, event in props.get("Events", {}).items():
             self._function_event(logical_id, event_id, event, function["FunctionArn"])
-        assert self.stack is not None
-        self.stack.environment[logical_id] = environment
+        self._deployed.environment[logical_id] = environment
         resolver.refs[logical_id] = name
         resolver.attributes[(logical_id, "Arn")] = function["FunctionArn"]
 
@@ -324,8 +330,7 @@ class Deployer:
             Environment={"Variables": environment},
         )
         lambda_inprocess.register_source(name, self.root / source, [], list(environment))
-        assert self.stack is not None
-        self.stack.environment[logical_id] = environment
+        self._deployed.environment[logical_id] = environment
         resolver.refs[logical_id] = name
         resolver.attributes[(logical_id, "Arn")] = function["FunctionArn"]
 
@@ -557,7 +562,7 @@ def _logging_variables(config: Mapping[str, Any]) -> dict[str, str]:
     return variables
 
 
-def deploy_stack(
+def deploy_stack(  # noqa: PLR0913 - `aws cloudformation deploy`'s own options: files, who, what and where
     root: Path,
     session: boto3.Session,
     parameters: Mapping[str, str],

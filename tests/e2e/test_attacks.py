@@ -172,7 +172,8 @@ def test_edit_after_approval_in_revert_mode_sends_the_card_back_to_review(system
     assert (card["ModelCardStatus"], card["ModelCardVersion"]) == ("PendingReview", 2)
     assert_consumers(system, ARN, NO_PROD)
     reverted = [r for r in ledger(system, ARN) if r.get("enforcement")]
-    assert reverted and reverted[-1]["enforcement"] == "reverted to PendingReview"
+    assert reverted
+    assert reverted[-1]["enforcement"] == "reverted to PendingReview"
 
 
 def test_lost_approval_and_edit_events_repaired_by_the_reconciler_stay_out_of_prod(system: LocalAws) -> None:
@@ -190,7 +191,8 @@ def test_lost_approval_and_edit_events_repaired_by_the_reconciler_stay_out_of_pr
     settle(executions)
     assert_consumers(system, ARN, NO_PROD)
     decision = ledger(system, ARN)[-1]
-    assert decision["outcome"] == "blocked" and decision["version"] == 2
+    assert decision["outcome"] == "blocked"
+    assert decision["version"] == 2
     approval = {g["gate"]: g for g in decision["gates"]}["approval"]
     # The edit is not credited as an approval by its author.
     assert approval["details"]["approver"] is None or "DataScientist" not in approval["details"]["approver"]
@@ -295,7 +297,8 @@ def test_quick_review_back_to_draft_then_approval_is_valid_and_never_flaps(syste
     assert_consumers(system, ARN, READ_ONLY_PROD)
     tasks = [task for execution in fresh for task in ram_tasks(system, execution)]
     # Executions run side by side, so two may both associate prod; none ever disassociates.
-    assert "Associate" in tasks and "Disassociate" not in tasks
+    assert "Associate" in tasks
+    assert "Disassociate" not in tasks
     assert "blocked" not in outcomes(system, ARN)
 
 

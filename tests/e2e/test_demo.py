@@ -28,7 +28,8 @@ def test_make_demo_converges_and_renders_the_matrix_and_ledger_with_the_cli() ->
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     out = done.stdout
-    assert "Every step converged." in out and "Traceback" not in out + done.stderr
+    assert "Every step converged." in out
+    assert "Traceback" not in out + done.stderr
     # The matrix and the ledger come from the CLI's renderers (`cardshare cards`, `cardshare ledger`).
     rows = {
         line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]

@@ -90,9 +90,8 @@ def drifted(system: LocalAws) -> float:
     sagemaker(system, role=APPROVER).update_model_card(ModelCardName=BLOCKED, ModelCardStatus="Approved")
     [approval] = watch.new()
     executions = [*created, approval]
-    assert len(executions) == len(names) + 1 and all(e["status"] == "SUCCEEDED" for e in executions), [
-        describe(e) for e in executions
-    ]
+    assert len(executions) == len(names) + 1, [describe(e) for e in executions]
+    assert all(e["status"] == "SUCCEEDED" for e in executions), [describe(e) for e in executions]
     assert (output(approval)["effectiveStatus"], output(approval)["outcome"]) == ("Draft", "blocked")
 
     rule_off, rule_on = rule_switch(system)

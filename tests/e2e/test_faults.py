@@ -296,9 +296,8 @@ def duplicate_event(system: LocalAws, name: str) -> None:
     start_named(system, event)
 
     executions = [first, *watch.new()]
-    assert len(executions) == 3 and all(e["status"] == "SUCCEEDED" for e in executions), [
-        describe(e) for e in executions
-    ]
+    assert len(executions) == 3, [describe(e) for e in executions]
+    assert all(e["status"] == "SUCCEEDED" for e in executions), [describe(e) for e in executions]
     assert [task for e in executions for task in History.of(system, e).ram_tasks] == ["Associate"]
     assert ram_rows(system, arn) == rows
     records = ledger(system, arn)
@@ -323,9 +322,8 @@ def concurrent_duplicate(system: LocalAws, name: str) -> None:
     start_named(system, event)
 
     executions = watch.new()
-    assert len(executions) == 2 and all(e["status"] == "SUCCEEDED" for e in executions), [
-        describe(e) for e in executions
-    ]
+    assert len(executions) == 2, [describe(e) for e in executions]
+    assert all(e["status"] == "SUCCEEDED" for e in executions), [describe(e) for e in executions]
     # Nothing held the duplicate back: it read RAM before the first run's call was served and
     # asked for dev too. RAM answered both with the one association.
     [plan] = duplicate_plan
@@ -445,7 +443,8 @@ def topic_unavailable(system: LocalAws, name: str) -> None:
 
     [execution] = watch.new()
     assert_associations(system, arn, {"dev"})
-    assert execution["status"] == "FAILED" and execution["error"].startswith("SNS."), describe(execution)
+    assert execution["status"] == "FAILED", describe(execution)
+    assert execution["error"].startswith("SNS."), describe(execution)
     history = History.of(system, execution)
     assert history.ram_tasks == ["Associate"]
     assert history.entered[-2:] == ["Delivered?", "TopicUnavailable"]

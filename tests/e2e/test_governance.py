@@ -85,9 +85,11 @@ def test_a_proper_approval_is_shared_recorded_and_notified_once(system: LocalAws
     ]
     approval = records[-1]
     assert approval["actor"] == session(APPROVER)
-    assert approval["sharesAdded"] == ["prod"] and approval["sharesRemoved"] == []
+    assert approval["sharesAdded"] == ["prod"]
+    assert approval["sharesRemoved"] == []
     assert (approval["version"], approval["effectiveStatus"], approval["kmsKeyId"]) == (1, "Approved", KEY)
-    assert approval["executionArn"].startswith("arn:aws:states:") and approval["eventId"]
+    assert approval["executionArn"].startswith("arn:aws:states:")
+    assert approval["eventId"]
     assert approval["time"] < approval["decidedAt"]
     # Prod got the card only once the approval had settled (EvidenceWaitSeconds after it); the
     # execution waited for that, and says so.
@@ -151,7 +153,8 @@ def test_a_failed_execution_is_recorded_and_notified(system: LocalAws) -> None:
     event = json.loads((system.root / "events" / "malformed-unknown-status.json").read_text())
     start(system, event)
     [failed] = executions.new()
-    assert failed["status"] == "FAILED" and failed["error"] == "InvalidEventError"
+    assert failed["status"] == "FAILED"
+    assert failed["error"] == "InvalidEventError"
     records = ledger(system, event["resources"][0])
     assert [(r["outcome"], r["error"], r["executionArn"]) for r in records] == [
         ("failed", "InvalidEventError", failed["executionArn"])

@@ -71,7 +71,8 @@ def assert_one_line_error(run: Run, code: int, *fragments: str) -> None:
     assert run.code == code, run
     assert run.out == "", run
     lines = run.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cardshare: error: "), run.err
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("cardshare: error: "), run.err
     assert "Traceback" not in run.err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
@@ -113,11 +114,14 @@ def test_status_and_cards_show_what_each_consumer_account_can_do(system: LocalAw
     }
 
     table = cardshare("cards")
-    assert table.code == 0 and table.err == ""
+    assert table.code == 0
+    assert table.err == ""
     approved_line = next(line for line in table.out.splitlines() if "Approved-Card" in line)
-    assert approved_line.count("read-write") == 2 and "read-only" in approved_line
+    assert approved_line.count("read-write") == 2
+    assert "read-only" in approved_line
     shown = cardshare("status", "Draft-Card")
-    assert shown.code == 0 and system.share_arns["dev"] in shown.out
+    assert shown.code == 0
+    assert system.share_arns["dev"] in shown.out
     # Global options go before or after the command, as with the AWS CLI.
     assert (
         cardshare("status", "Draft-Card", "--output", "json", "--stack-name", system.stack.name).json()["status"]
@@ -161,7 +165,8 @@ def test_status_names_the_key_of_an_encrypted_card(system: LocalAws, cardshare: 
     watch.new()
     assert cardshare("--output", "json", "status", "Secret-Card").json()["kmsKeyId"] == key
     table = cardshare("status", "Secret-Card").out.replace("\n", " ")
-    assert key in table and "kms:Decrypt" in table
+    assert key in table
+    assert "kms:Decrypt" in table
 
 
 @stack()
@@ -181,16 +186,20 @@ def test_why_explains_a_self_approval_and_the_ledger_lists_every_decision_in_tim
 
     explained = cardshare("--output", "json", "why", "Own-Card").json()
     decision = explained["decision"]
-    assert decision["outcome"] == "blocked" and decision["status"] == "Approved"
+    assert decision["outcome"] == "blocked"
+    assert decision["status"] == "Approved"
     approval = next(gate for gate in decision["gates"] if gate["gate"] == "approval")
-    assert approval["passed"] is False and approval["reasons"], approval
+    assert approval["passed"] is False, approval
+    assert approval["reasons"], approval
     assert f"role/{LEAD}/" in approval["details"]["approver"]
     assert any(f"role/{LEAD}/" in author for author in approval["details"]["authors"])
     history = [(row["kind"], row["status"]) for row in explained["evidence"]]
     assert history == [("create", "Draft"), ("status", "PendingReview"), ("status", "Approved")]
     assert all(f"role/{LEAD}/" in row["actor"] for row in explained["evidence"])
     table = cardshare("why", "Own-Card")
-    assert table.code == 0 and "blocked" in table.out and "FAILED" in table.out
+    assert table.code == 0
+    assert "blocked" in table.out
+    assert "FAILED" in table.out
     # The authors list is shown as written (brackets are text, not markup).
     assert f"authors=[arn:aws:sts::123456789012:assumed-role/{LEAD}/" in table.out.replace("\n", ""), table.out
 
@@ -230,30 +239,36 @@ def test_audit_finds_manual_drift_and_reconcile_repairs_it_through_the_workflow(
     audit = cardshare("--output", "json", "audit")
     assert audit.code == EXIT_DRIFT
     report = audit.json(EXIT_DRIFT)
-    assert report["cards"] == 2 and report["dryRun"] is True
+    assert report["cards"] == 2
+    assert report["dryRun"] is True
     assert [(d["card"], d["missing"], d["extra"]) for d in report["drift"]] == [(arns["Drifted-Card"], ["dev"], [])]
     table = cardshare("audit")
-    assert table.code == EXIT_DRIFT and "Drifted-Card" in table.out and "Kept-Card" not in table.out
+    assert table.code == EXIT_DRIFT
+    assert "Drifted-Card" in table.out
+    assert "Kept-Card" not in table.out
 
     one = cardshare("--output", "json", "reconcile", "--card", "Drifted-Card", "--dry-run").json()
-    assert [d["missing"] for d in one["drift"]] == [["dev"]] and one["repairs"] == []
+    assert [d["missing"] for d in one["drift"]] == [["dev"]]
+    assert one["repairs"] == []
     assert cardshare("--output", "json", "reconcile", "--card", "Kept-Card", "--dry-run").json()["drift"] == []
     time.sleep(0.5)
     assert watch.new() == [], "a dry run started an execution"
 
     repaired = cardshare("--output", "json", "reconcile").json()
-    assert repaired["dryRun"] is False and len(repaired["repairs"]) == 1
+    assert repaired["dryRun"] is False
+    assert len(repaired["repairs"]) == 1
     (execution,) = watch.new()
-    assert execution["executionArn"] == repaired["repairs"][0] and execution["status"] == "SUCCEEDED", describe(
-        execution
-    )
+    assert execution["executionArn"] == repaired["repairs"][0], describe(execution)
+    assert execution["status"] == "SUCCEEDED", describe(execution)
     assert associations(system, arns["Drifted-Card"]) == {"dev": "ASSOCIATED"}
     clean = cardshare("audit")
-    assert clean.code == 0 and "0 drifted" in clean.out
+    assert clean.code == 0
+    assert "0 drifted" in clean.out
 
     # One card on request starts its workflow whatever its drift (it records a no-op).
     forced = cardshare("reconcile", "--card", "Kept-Card")
-    assert forced.code == 0 and "started arn:aws:states:" in forced.out
+    assert forced.code == 0
+    assert "started arn:aws:states:" in forced.out
     (again,) = watch.new()
     assert again["status"] == "SUCCEEDED", describe(again)
     assert cardshare("--output", "json", "ledger", "Kept-Card").json()[-1]["outcome"] == "no-op"
@@ -388,5 +403,7 @@ def test_the_console_script_reports_an_unusable_environment_in_one_line(
 ) -> None:
     run = console_script(tmp_path, *args, **environment)
     assert run.code == EXIT_ERROR, run
-    assert run.out == "" and "Traceback" not in run.err, run
-    assert run.err.count("\n") == 1 and fragment in run.err, run.err
+    assert run.out == "", run
+    assert "Traceback" not in run.err, run
+    assert run.err.count("\n") == 1, run.err
+    assert fragment in run.err, run.err

@@ -66,7 +66,8 @@ def test_failed_association_fails_the_execution_with_rams_message(system: LocalA
     cause = assert_failed(execution, "AssociationFailedError")
     assert reason in execution["cause"]
     assert cause["errorType"] == "AssociationFailedError"
-    assert "dev" in cause["errorMessage"] and reason in cause["errorMessage"], cause
+    assert "dev" in cause["errorMessage"], cause
+    assert reason in cause["errorMessage"], cause
     assert ram_tasks(system, execution) == ["Associate"]
     assert system.associations(arn) == {"dev": "FAILED"}
     assert_consumers(system, arn, {DEV_ACCOUNT: "none", TEST_ACCOUNT: "none", PROD_ACCOUNT: "none"})

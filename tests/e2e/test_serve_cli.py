@@ -225,7 +225,8 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     assert [item["decidedAt"]["S"] for item in items if item["decidedAt"]["S"].startswith("#")] == ["#evidence"]
     decisions = [item["outcome"]["S"] for item in items if "outcome" in item]
     assert len(decisions) == updates, items
-    assert set(decisions) <= {"shared", "no-op"} and decisions[0] == "shared", decisions
+    assert set(decisions) <= {"shared", "no-op"}, decisions
+    assert decisions[0] == "shared", decisions
     added = [stage for item in items if "sharesAdded" in item for stage in item["sharesAdded"]["L"]]
     # Two executions side by side may both add test (each for the card state it saw): a set.
     assert {stage["S"] for stage in added} == {"dev", "prod", "test"}, items
@@ -235,7 +236,9 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     cli_commands = split_commands(readme_blocks()[2])
     assert all(command.startswith("cardshare ") for command in cli_commands), cli_commands
     printed = run_block(cli_commands, shell_with_exports, tmp_path, "cardshare")
-    assert card in printed and "read-only" in printed and "model-approver" in printed, printed
+    assert card in printed, printed
+    assert "read-only" in printed, printed
+    assert "model-approver" in printed, printed
 
     def cardshare(*args: str) -> Any:
         done = subprocess.run(
@@ -256,9 +259,11 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     }
     assert {row["stage"]: row["shareArn"] for row in status["stages"]} == {v: k for k, v in stages.items()}
     latest = cardshare("why", card)
-    assert latest["decision"]["status"] == "Approved" and latest["decision"]["outcome"] in ("shared", "no-op"), latest
+    assert latest["decision"]["status"] == "Approved", latest
+    assert latest["decision"]["outcome"] in ("shared", "no-op"), latest
     approval = next(gate for gate in latest["decision"]["gates"] if gate["gate"] == "approval")
-    assert approval["passed"] is True and "assumed-role/model-approver/" in approval["details"]["approver"], approval
+    assert approval["passed"] is True, approval
+    assert "assumed-role/model-approver/" in approval["details"]["approver"], approval
     assert [row["kind"] for row in latest["evidence"]] == ["create", "status", "status"], latest["evidence"]
     assert [row["outcome"] for row in cardshare("ledger", card)] == decisions
     assert cardshare("audit")["drift"] == []
@@ -271,7 +276,8 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     assert any("level" in line for line in function_lines), out
     for text in (out, err):
         assert not ACCESS_LINE.search(text), text
-        assert "Traceback" not in text and "RecursionError" not in text, text
+        assert "Traceback" not in text, text
+        assert "RecursionError" not in text, text
     assert server.process.poll() is None, "the server stopped"
 
     server.process.send_signal(signal.SIGINT)

@@ -107,9 +107,11 @@ def test_describe_by_arn_returns_the_card_as_it_is_now(owner: boto3.Session) -> 
     card = cards.describe(arn)
 
     assert core(card) == (arn, "churn-card", CardStatus.APPROVED, 2)
-    assert card is not None and card.content == {"model_overview": {"model_id": "m"}}
+    assert card is not None
+    assert card.content == {"model_overview": {"model_id": "m"}}
     caller = owner.client("sts").get_caller_identity()["Arn"]
-    assert card.last_modified_by is not None and card.last_modified_by.principal == caller
+    assert card.last_modified_by is not None
+    assert card.last_modified_by.principal == caller
 
 
 def test_describe_reads_who_created_the_card_when_and_its_kms_key(owner: boto3.Session) -> None:
@@ -126,16 +128,20 @@ def test_describe_reads_who_created_the_card_when_and_its_kms_key(owner: boto3.S
     assert card is not None
     assert card.kms_key_id == key
     caller = owner.client("sts").get_caller_identity()["Arn"]
-    assert card.created_by is not None and card.created_by.principal == caller
+    assert card.created_by is not None
+    assert card.created_by.principal == caller
     assert card.created_at == raw["CreationTime"].timestamp()
     assert card.modified_at == raw["LastModifiedTime"].timestamp()
-    assert card.created_at is not None and card.modified_at is not None and card.created_at <= card.modified_at
+    assert card.created_at is not None
+    assert card.modified_at is not None
+    assert card.created_at <= card.modified_at
 
 
 def test_describe_without_a_kms_key_has_none(owner: boto3.Session) -> None:
     arn = create_card(owner, "churn-card", "Draft")
     card = ModelCards.from_session(owner, ADAPTIVE).describe(arn)
-    assert card is not None and card.kms_key_id is None
+    assert card is not None
+    assert card.kms_key_id is None
 
 
 def test_describe_reads_the_status_each_time(owner: boto3.Session) -> None:
@@ -144,9 +150,11 @@ def test_describe_reads_the_status_each_time(owner: boto3.Session) -> None:
     first = cards.describe(arn)
     owner.client("sagemaker").update_model_card(ModelCardName=arn, ModelCardStatus="Archived")
 
-    assert first is not None and first.status is CardStatus.PENDING_REVIEW
+    assert first is not None
+    assert first.status is CardStatus.PENDING_REVIEW
     second = cards.describe(arn)
-    assert second is not None and second.status is CardStatus.ARCHIVED
+    assert second is not None
+    assert second.status is CardStatus.ARCHIVED
 
 
 def test_describe_a_missing_card_is_none(owner: boto3.Session) -> None:

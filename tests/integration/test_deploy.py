@@ -150,7 +150,8 @@ class TestTheDefaultDeploy:
             if "Ref" in value:
                 return str(resources[value["Ref"]])
             logical_id, attribute = value["Fn::GetAtt"]
-            assert RESOURCES[logical_id]["Type"] == "AWS::Serverless::Function" and attribute == "Arn"
+            assert RESOURCES[logical_id]["Type"] == "AWS::Serverless::Function"
+            assert attribute == "Arn"
             configuration = session.client("lambda").get_function_configuration(FunctionName=resources[logical_id])
             return str(configuration["FunctionArn"])
 
@@ -305,7 +306,8 @@ def test_a_resource_type_the_local_runtime_lacks_fails_the_deploy(project: Path)
 
     with pytest.raises(TemplateError) as raised, local_aws(root=project):
         pass
-    assert "AaaReportsBucket" in str(raised.value) and "AWS::S3::Bucket" in str(raised.value)
+    assert "AaaReportsBucket" in str(raised.value)
+    assert "AWS::S3::Bucket" in str(raised.value)
 
 
 def test_a_placeholder_without_a_substitution_fails_the_deploy(project: Path) -> None:

@@ -252,9 +252,11 @@ def logged(system: LocalAws) -> dict[str, list[dict[str, Any]]]:
     ram_ext.settle()
     time.sleep(1.5)
     dry = invoke(system, "ReconcileFunction", {"dryRun": True})["payload"]
-    assert dry["drifted"] == 1 and dry["repairs"] == [], dry
+    assert dry["drifted"] == 1, dry
+    assert dry["repairs"] == [], dry
     report = invoke(system, "ReconcileFunction", {})["payload"]
-    assert report["drifted"] == 1 and len(report["repairs"]) == 1, report
+    assert report["drifted"] == 1, report
+    assert len(report["repairs"]) == 1, report
     system.wait_idle()
     return {function: log_of(system, function) for function in FUNCTIONS}
 
@@ -288,7 +290,8 @@ def test_the_saved_queries_are_deployed_on_the_functions_log_groups(system: Loca
         f"{STACK}/rejected-events",
     ]
     for definition in definitions:
-        assert definition["logGroupNames"] and set(definition["logGroupNames"]) <= groups
+        assert definition["logGroupNames"]
+        assert set(definition["logGroupNames"]) <= groups
         assert definition["queryString"] == next(
             RESOURCES[name]["Properties"]["QueryString"]
             for name in resource_names("AWS::Logs::QueryDefinition")

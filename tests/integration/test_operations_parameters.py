@@ -28,7 +28,8 @@ def test_a_topic_of_yours_replaces_the_stacks_and_the_silent_window_follows_the_
         topics = system.session().client("sns").list_topics()["Topics"]
         schedule = system.session().client("scheduler").get_schedule(Name="cardshare-reconcile")
 
-    assert "AlarmTopic" not in system.stack.resources and "AlarmTopicKey" not in system.stack.resources
+    assert "AlarmTopic" not in system.stack.resources
+    assert "AlarmTopicKey" not in system.stack.resources
     assert system.stack.outputs["AlarmTopicArn"] == mine
     assert [t["TopicArn"] for t in topics] == [system.stack.outputs["DecisionsTopicArn"]]
     for alarm in alarms:

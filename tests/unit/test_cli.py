@@ -119,12 +119,14 @@ def test_a_deleted_card_still_shared_is_listed_last_and_one_fully_removed_is_not
 )
 def test_errors_become_one_line_that_names_the_cause(error: Exception, expected: str) -> None:
     line = one_line(error)
-    assert "\n" not in line and expected in line
+    assert "\n" not in line
+    assert expected in line
 
 
 def test_an_echoed_value_is_cut_short() -> None:
     line = one_line(OperatorError("x" * 5000))
-    assert len(line) == 300 and line.endswith("…")
+    assert len(line) == 300
+    assert line.endswith("…")
 
 
 @pytest.fixture
@@ -175,7 +177,7 @@ def test_an_audit_without_the_ledger_is_an_error_not_a_guess() -> None:
     """The scheduled reconciler falls back to plain statuses; the operator's audit must refuse instead."""
     from datetime import UTC, datetime
 
-    from cardshare.reconciler import LedgerUnavailableError, reconcile
+    from cardshare.reconciler import Fleet, LedgerUnavailableError, reconcile
     from cardshare_cli.repairs import _StrictLedger
 
     class Unreadable:
@@ -193,9 +195,12 @@ def test_an_audit_without_the_ledger_is_an_error_not_a_guess() -> None:
             ]
 
     now = datetime.now(UTC)
-    lenient = reconcile(LADDER, Listing(), Listing(), Unreadable(), None, dry_run=True, now=now)  # type: ignore[arg-type]
+    lenient = reconcile(LADDER, Fleet(Listing(), Listing(), Unreadable(), None), dry_run=True, now=now)  # type: ignore[arg-type]
     assert [d.missing for d in lenient.drift] == [("prod",)]  # what the Lambda does: let the workflow judge
     with pytest.raises(OperatorError, match="cannot audit without the decision ledger: AccessDeniedException"):
         reconcile(
-            LADDER, Listing(), Listing(), _StrictLedger(Unreadable(), lambda _: None), None, dry_run=True, now=now
+            LADDER,
+            Fleet(Listing(), Listing(), _StrictLedger(Unreadable(), lambda _: None), None),
+            dry_run=True,
+            now=now,
         )  # type: ignore[arg-type]

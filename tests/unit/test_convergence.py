@@ -17,6 +17,7 @@ from template_loader import default_stages
 from cardshare.cards import Card
 from cardshare.convergence import (
     AssociationFailedError,
+    CardRound,
     ConvergenceTimeoutError,
     Limits,
     Progress,
@@ -111,8 +112,8 @@ def round_(
     judge: Judged | None = None,
 ) -> Step:
     if judge is None:
-        return converge_round(CARD_ARN, LADDER, cards, shares, progress or Progress(), LIMITS, execution)
-    return converge_round(CARD_ARN, LADDER, cards, shares, progress or Progress(), LIMITS, execution, judge)
+        return converge_round(CardRound(CARD_ARN, execution, progress or Progress()), LADDER, cards, shares, LIMITS)
+    return converge_round(CardRound(CARD_ARN, execution, progress or Progress()), LADDER, cards, shares, LIMITS, judge)
 
 
 def run_workflow(cards: FakeCards, shares: FakeShares, limits: Limits = LIMITS) -> tuple[list[str], dict[str, Any]]:
@@ -120,7 +121,7 @@ def run_workflow(cards: FakeCards, shares: FakeShares, limits: Limits = LIMITS) 
     progress = Progress()
     moves = []
     for _ in range(50):
-        step = converge_round(CARD_ARN, LADDER, cards, shares, progress, limits, EXECUTION)
+        step = converge_round(CardRound(CARD_ARN, EXECUTION, progress), LADDER, cards, shares, limits)
         moves.append(step.next)
         data = json.loads(json.dumps(step.to_dict()))  # what the workflow really carries
         if step.next == "done":
@@ -586,7 +587,7 @@ def test_a_pending_verdict_that_resolves_is_then_shared_as_earned() -> None:
     shares.set(CARD_ARN, "dev", S.ASSOCIATED)
     judge, progress, moves = EventuallyPasses(waits=2), Progress(), []
     for _ in range(10):
-        step = converge_round(CARD_ARN, LADDER, cards, shares, progress, LIMITS, EXECUTION, judge)
+        step = converge_round(CardRound(CARD_ARN, EXECUTION, progress), LADDER, cards, shares, LIMITS, judge)
         moves.append(step.next)
         if step.next == "done":
             break
@@ -711,7 +712,8 @@ def test_promote_round_leaves_a_card_that_is_still_changing_alone() -> None:
     # Nothing is granted meanwhile; prod alone goes at once, since no approval of this version is known.
     assert result.step.next == "apply"
     assert [(a["op"], a["stage"]) for a in result.step.actions] == [("disassociate", "prod")]
-    assert result.step.verdict.hold_all and result.step.verdict.withhold_approval
+    assert result.step.verdict.hold_all
+    assert result.step.verdict.withhold_approval
     assert [arn for arn, _ in evidence.merged] == [CARD_ARN]  # what it saw is kept all the same
     assert result.decision is None
 
@@ -724,7 +726,8 @@ def test_promote_round_leaves_a_changing_draft_card_alone_without_reading_ram() 
     result = promote({"event": draft, "progress": None, "execution": EXECUTION}, cards, shares, evidence)
     assert (result.step.next, result.step.actions) == ("wait", [])
     assert result.step.wait_seconds == 2  # the rest of LIMITS.quiet_seconds, whole seconds
-    assert result.step.verdict.hold_all and not result.step.verdict.withhold_approval
+    assert result.step.verdict.hold_all
+    assert not result.step.verdict.withhold_approval
     assert shares.stages_with(CARD_ARN, S.ASSOCIATED) == {"test"}  # nothing taken away meanwhile
 
 

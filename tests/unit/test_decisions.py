@@ -481,7 +481,8 @@ def test_the_actor_is_the_most_specific_name_of_who_made_the_change() -> None:
     sourced = Actor.from_user_context(
         {"IamIdentity": {"Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Deployer/ci", "SourceIdentity": "bob@example"}}
     )
-    assert jane is not None and sourced is not None
+    assert jane is not None
+    assert sourced is not None
     assert run(make_card(CardStatus.DRAFT, jane)).record["actor"] == jane.user_profile
     assert run(make_card(CardStatus.DRAFT, sourced)).record["actor"] == (
         f"arn:aws:sts::{ACCOUNT}:assumed-role/Deployer/ci (source identity bob@example)"

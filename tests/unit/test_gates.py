@@ -195,7 +195,9 @@ def test_review_gate_holds_an_incomplete_card_at_draft_and_skips_the_approval() 
 
 def test_a_pending_approval_holds_at_review_level() -> None:
     result = verdict(PROPER, now=(T0 + 300) / 1000)
-    assert result.pending and result.hold is P and not result.blocked  # type: ignore[attr-defined]
+    assert result.pending
+    assert result.hold is P
+    assert not result.blocked
     assert 0 < result.wait_seconds <= WAIT  # type: ignore[attr-defined]
 
 
@@ -226,7 +228,8 @@ def test_archive_keeps_prod_only_for_an_approved_version() -> None:
     # Shared with no one; not an alarm (archiving a draft is normal).
     assert (result.effective, result.blocked) == (None, False)  # type: ignore[attr-defined]
     waiting = verdict(never_approved, now=(T0 + 400) / 1000)
-    assert waiting.pending and waiting.hold is X  # type: ignore[attr-defined]
+    assert waiting.pending
+    assert waiting.hold is X
 
 
 def test_facts_of_a_deleted_card_with_the_same_name_do_not_count() -> None:

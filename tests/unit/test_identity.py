@@ -64,7 +64,8 @@ def test_iam_users_compare_by_arn() -> None:
     user = Actor(principal=f"arn:aws:iam::{ACCOUNT}:user/alice")
     assert same_person(user, Actor(principal=f"arn:aws:iam::{ACCOUNT}:user/alice"))
     assert not same_person(user, Actor(principal=f"arn:aws:iam::{ACCOUNT}:user/bob"))
-    assert user.account == ACCOUNT and user.role is None
+    assert user.account == ACCOUNT
+    assert user.role is None
 
 
 def test_from_user_context_reads_every_facet() -> None:
@@ -99,7 +100,9 @@ def test_a_context_naming_nobody_is_none(raw: object) -> None:
 
 def test_facets_are_bounded() -> None:
     actor = Actor.from_user_context({"IamIdentity": {"Arn": "a" * 10_000, "SourceIdentity": "s" * 10_000}})
-    assert actor is not None and len(actor.principal or "") == 2048 and len(actor.source_identity or "") == 2048
+    assert actor is not None
+    assert len(actor.principal or "") == 2048
+    assert len(actor.source_identity or "") == 2048
 
 
 @pytest.mark.parametrize("actor", [ALICE, studio_user("carol"), role_session("R", "s", source_identity="x"), Actor()])

@@ -347,7 +347,8 @@ def test_latest_of_scans_once_when_the_table_is_smaller_than_the_queries() -> No
     latest = DecisionLedger(client, TABLE).latest_of([CARD_ARN, other])
     assert latest == {CARD_ARN: record(2, "no-op"), other: None}
     scans = [r for r in client.requests if "ProjectionExpression" in r]
-    assert len(scans) == 1 and len(client.requests) == 2
+    assert len(scans) == 1
+    assert len(client.requests) == 2
     assert set(scans[0]["ExpressionAttributeNames"].values()) >= {"cardArn", "decidedAt", "status", "modifiedAt"}
 
 

@@ -44,7 +44,8 @@ def alarms() -> dict[str, dict[str, Any]]:
 
 
 def _literal(node: ast.AST) -> str:
-    assert isinstance(node, ast.Constant) and isinstance(node.value, str), ast.dump(node)
+    assert isinstance(node, ast.Constant), ast.dump(node)
+    assert isinstance(node.value, str), ast.dump(node)
     return node.value
 
 
@@ -174,7 +175,8 @@ def test_the_silent_reconciler_alarm_covers_exactly_two_schedule_periods() -> No
     # The schedule runs every N minutes; the alarm looks at N periods of two minutes: 2N minutes.
     assert schedule_event()["ScheduleExpression"] == {"Fn::Sub": "rate(${ReconcileIntervalMinutes} minutes)"}
     assert alarm["Period"] == 120
-    assert alarm["EvaluationPeriods"] == interval and alarm["DatapointsToAlarm"] == interval
+    assert alarm["EvaluationPeriods"] == interval
+    assert alarm["DatapointsToAlarm"] == interval
     assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
         "SampleCount",
         "LessThanThreshold",

@@ -75,7 +75,7 @@ class Run:
     lost: bool = False
 
 
-def simulate(
+def simulate(  # noqa: C901 - a discrete-event simulator: one branch per kind of event
     ops: list[tuple[float, Op]], deliveries: list[tuple[float, ...]], rnd: random.Random, quiet: int = 0
 ) -> Run:
     """Play ``ops`` in time; each op's event is delivered after each delay in its tuple (none: lost)."""

@@ -187,7 +187,8 @@ def test_plan_properties(status: CardStatus | None, name: str, state: Associatio
         assert second.converged, "a plan without pending stages left work for the next round"
     state_after = apply_and_settle(LADDER, state_after, second)
     final = plan(LADDER, status, associations(state_after))
-    assert final.converged and not final.failed
+    assert final.converged
+    assert not final.failed
     assert associated(state_after) == granted
 
 

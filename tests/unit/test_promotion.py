@@ -89,7 +89,8 @@ def test_a_card_that_never_stands_still_is_decided_after_the_most_waits() -> Non
             break
         world.tick(1)
         world.edit(ALICE)  # someone keeps editing
-    assert run.done is not None and quiet_waits == 2
+    assert run.done is not None
+    assert quiet_waits == 2
     assert world.shares_of() == {"dev"}
 
 
@@ -122,7 +123,8 @@ def test_an_oversized_event_is_rejected_before_anything_is_read() -> None:
     with pytest.raises(InvalidEventError, match="bytes") as refused:
         Execution(world, event, settings(), "huge").step()
     assert len(str(refused.value)) < 200
-    assert world.evidence == {} and world.ram_calls == []
+    assert world.evidence == {}
+    assert world.ram_calls == []
 
 
 def test_a_repair_event_proves_nothing_but_the_read_does() -> None:
@@ -150,7 +152,8 @@ def test_a_round_that_waits_for_the_card_to_stand_still_reads_no_ram(monkeypatch
     assert calls == []
     world.tick(2)
     run.run()
-    assert calls == [CARD_ARN] * len(calls) and calls  # once it acts, it reads RAM
+    assert calls == [CARD_ARN] * len(calls)
+    assert calls
 
 
 def approved(world: World) -> None:
@@ -167,7 +170,8 @@ def test_an_edit_of_an_approved_card_takes_prod_away_in_the_first_round() -> Non
     run = Execution(world, world.edit(ALICE), settings(wait=WAIT, quiet=2), "edit")
     first = run.step()
     # Still inside the quiet period, yet prod goes: version 2 was never approved.
-    assert first.step.verdict.hold_all and first.step.verdict.withhold_approval
+    assert first.step.verdict.hold_all
+    assert first.step.verdict.withhold_approval
     assert world.shares_of() == {"dev", "test"}
     assert run.run().outcome is Outcome.BLOCKED
 

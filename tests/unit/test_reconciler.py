@@ -20,7 +20,7 @@ from cardshare.gate_config import GateConfig
 from cardshare.gates import GATED_STATUSES, evaluate
 from cardshare.ledger import DecisionLedger, from_item, to_item
 from cardshare.planner import AssociationStatus
-from cardshare.reconciler import LedgerUnavailableError, Report, reconcile
+from cardshare.reconciler import Fleet, LedgerUnavailableError, Report, reconcile
 from cardshare.reconciliation import CardSummary, ResourceAssociation
 from cardshare.status import CardStatus
 
@@ -78,7 +78,7 @@ def run(
     cards: FakeCards, shares: FakeShares, ledger: FakeLedger | None = None, *, dry_run: bool = False
 ) -> tuple[Report, FakeWorkflow]:
     workflow = FakeWorkflow()
-    report = reconcile(LADDER, cards, shares, ledger or FakeLedger(), workflow, dry_run=dry_run, now=NOW)
+    report = reconcile(LADDER, Fleet(cards, shares, ledger or FakeLedger(), workflow), dry_run=dry_run, now=NOW)
     return report, workflow
 
 
@@ -152,10 +152,7 @@ def test_fifty_gated_cards_cost_one_bulk_ledger_read_not_a_query_each() -> None:
     rows_ = [r for c in listed for r in rows(c.name, shared[c.status])]
     report = reconcile(
         LADDER,
-        FakeCards(*listed),
-        FakeShares(*rows_),
-        DecisionLedger(dynamodb, "ledger"),
-        FakeWorkflow(),
+        Fleet(FakeCards(*listed), FakeShares(*rows_), DecisionLedger(dynamodb, "ledger"), FakeWorkflow()),
         dry_run=True,
         now=NOW,
     )
@@ -167,7 +164,9 @@ def test_a_card_in_flight_costs_no_ledger_read() -> None:
     summary = CardSummary(arn("fresh"), "fresh", CardStatus.APPROVED, NOW.timestamp() - 10)
     shares = FakeShares(*rows("fresh", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED}))
     ledger = FakeLedger()
-    reconcile(LADDER, FakeCards(summary), shares, ledger, FakeWorkflow(), dry_run=True, now=NOW, in_flight_seconds=60)
+    reconcile(
+        LADDER, Fleet(FakeCards(summary), shares, ledger, FakeWorkflow()), dry_run=True, now=NOW, in_flight_seconds=60
+    )
     assert ledger.calls == []
 
 
@@ -332,9 +331,10 @@ def test_a_repair_that_cannot_start_is_reported_and_the_others_still_start() -> 
 
     workflow = FlakyWorkflow()
     cards = FakeCards(card("a", CardStatus.DRAFT), card("b", CardStatus.DRAFT))
-    report = reconcile(LADDER, cards, FakeShares(), FakeLedger(), workflow, dry_run=False, now=NOW)
+    report = reconcile(LADDER, Fleet(cards, FakeShares(), FakeLedger(), workflow), dry_run=False, now=NOW)
     assert len(report.drift) == 2
-    assert len(report.repairs) == 1 and report.failures == [f"{arn('a')}: throttled"]
+    assert len(report.repairs) == 1
+    assert report.failures == [f"{arn('a')}: throttled"]
     assert list(report.started) == [arn("b")]
 
 
@@ -406,10 +406,10 @@ def test_a_change_still_in_flight_is_left_to_its_execution() -> None:
     shares = FakeShares(*rows("fresh", {"dev": S.ASSOCIATED, "test": S.ASSOCIATED}))
     workflow = FakeWorkflow()
     waiting = reconcile(
-        LADDER, FakeCards(summary), shares, FakeLedger(), workflow, dry_run=False, now=NOW, in_flight_seconds=60
+        LADDER, Fleet(FakeCards(summary), shares, FakeLedger(), workflow), dry_run=False, now=NOW, in_flight_seconds=60
     )
     assert (waiting.drift, workflow.started) == ([], [])
     later = reconcile(
-        LADDER, FakeCards(summary), shares, FakeLedger(), workflow, dry_run=False, now=NOW, in_flight_seconds=5
+        LADDER, Fleet(FakeCards(summary), shares, FakeLedger(), workflow), dry_run=False, now=NOW, in_flight_seconds=5
     )
     assert [d.missing for d in later.drift] == [("prod",)]

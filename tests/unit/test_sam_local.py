@@ -62,7 +62,8 @@ def catch_field(task: str) -> str:
     """Where the task's catch-all puts the error in the state (``"$.failure"`` is ``failure``)."""
     (catch,) = [c for c in state(task)["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
     path = str(catch["ResultPath"])
-    assert path.startswith("$.") and "." not in path[2:], path
+    assert path.startswith("$."), path
+    assert "." not in path[2:], path
     return path[2:]
 
 
@@ -132,7 +133,8 @@ def test_the_plan_samples_cover_a_first_round_and_a_later_one() -> None:
     progress = [load(path)["progress"] for path in samples("PlanCardFunction")]
     assert None in progress, "the Start state passes progress null to the first round"
     later = [p for p in progress if p is not None]
-    assert later and all(p["rounds"] >= 1 for p in later)
+    assert later
+    assert all(p["rounds"] >= 1 for p in later)
     # Progress is the plan's own output carried round to round: the same fields it returns.
     assert all(set(p) == set(Progress().to_dict()) for p in later)
 
@@ -155,7 +157,8 @@ def test_describe_failure_samples_are_a_failed_state_as_the_catch_passes_it(path
 def test_reconcile_samples_are_a_schedule_and_a_dry_run() -> None:
     payloads = [load(path) for path in samples("ReconcileFunction")]
     scheduled = [p for p in payloads if p.get("source") == "aws.events" and p.get("detail-type") == "Scheduled Event"]
-    assert len(scheduled) == 1 and "dryRun" not in scheduled[0], "the schedule must run as the stack is set"
+    assert len(scheduled) == 1, "the schedule must run as the stack is set"
+    assert "dryRun" not in scheduled[0], "the schedule must run as the stack is set"
     assert {"dryRun": True} in payloads
 
 
@@ -214,7 +217,8 @@ def test_readme_sam_local_invoke_commands_name_a_function_and_a_payload_of_it() 
         event = option(words, "-e", "--event")
         assert event is not None, words
         # A workflow input is not a Lambda payload: that mix-up is what these samples replace.
-        assert (ROOT / event).is_file() and (ROOT / event).parent == PAYLOADS / function_id, words
+        assert (ROOT / event).is_file(), words
+        assert (ROOT / event).parent == PAYLOADS / function_id, words
         assert option(words, "--env-vars", "-n") == "env.json", words  # -n is --env-vars for local invoke
     assert {words[0] for words in invokes} == function_ids(), "show one invoke per function"
 

@@ -333,7 +333,8 @@ def test_the_policy_walk_finds_statements() -> None:
 def test_no_statement_denies_nothing_or_allows_every_action() -> None:
     for holder, statement in statements():
         for action in as_list(statement["Action"]):
-            assert action != "*" and not action.endswith(":*"), f"{holder}: {action}"
+            assert action != "*", f"{holder}: {action}"
+            assert not action.endswith(":*"), f"{holder}: {action}"
 
 
 RAM_READS = ("ram:Get", "ram:List")
@@ -441,7 +442,8 @@ def test_the_table_policy_lets_only_the_stacks_roles_write_and_nobody_delete() -
     policy = RESOURCES[ledger_table_name()]["Properties"]["ResourcePolicy"]["PolicyDocument"]
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     writers = by_sid["OnlyThisStacksRolesWrite"]
-    assert writers["Effect"] == "Deny" and writers["Principal"] == "*"
+    assert writers["Effect"] == "Deny"
+    assert writers["Principal"] == "*"
     assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"} <= set(writers["Action"])
     (pattern,) = writers["Condition"]["ArnNotLike"].values()
     assert pattern["Fn::Sub"].endswith(":role/${AWS::StackName}-*")
@@ -453,7 +455,8 @@ def test_the_table_policy_lets_only_the_stacks_roles_write_and_nobody_delete() -
 
 def test_the_evidence_item_sorts_before_every_decision() -> None:
     # Decisions are keyed by ISO time; '#' sorts before digits, so a newest-first query meets decisions first.
-    assert EVIDENCE_KEY.startswith("#") and EVIDENCE_KEY < "0"
+    assert EVIDENCE_KEY.startswith("#")
+    assert EVIDENCE_KEY < "0"
 
 
 def test_rule_role_may_only_start_the_state_machine() -> None:

@@ -35,7 +35,8 @@ def test_iso_strings(text: str, expected: float) -> None:
 def test_nanoseconds_keep_the_order_of_close_events() -> None:
     earlier = epoch("2022-12-03T00:09:44.000001999Z")
     later = epoch("2022-12-03T00:09:44.000002000Z")
-    assert earlier is not None and later is not None
+    assert earlier is not None
+    assert later is not None
     assert earlier < later
 
 

@@ -27,7 +27,7 @@ from cardshare.status import CardStatus
 class Check(StrEnum):
     """A rule's answer on the evidence so far."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
     FAIL = "fail"
     PENDING = "pending"
 

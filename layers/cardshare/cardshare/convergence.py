@@ -141,21 +141,29 @@ def client_token(execution: str, rounds: int, share_arn: str, op: Op) -> str:
     return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{execution}|{rounds}|{share_arn}|{op.value}"))
 
 
+@dataclass(frozen=True)
+class CardRound:
+    """Which card a round is about, in which execution, and how far the execution has come."""
+
+    card_arn: str
+    execution: str
+    progress: Progress
+
+
 def converge_round(
-    card_arn: str,
+    this: CardRound,
     ladder: StageLadder,
     cards: CardReader,
     shares: AssociationReader,
-    progress: Progress,
     limits: Limits,
-    execution: str,
     judge: Judge = ungated,
 ) -> Step:
-    """Plan the next move for ``card_arn``; raise when RAM failed or the bounds ran out.
+    """Plan the next move for the card; raise when RAM failed or the bounds ran out.
 
     The card is shared as the status ``judge`` says it has earned, which is its own status
     unless a governance gate refuses it.
     """
+    card_arn, execution, progress = this.card_arn, this.execution, this.progress
     card = cards.describe(card_arn)
     verdict = judge(card)
     # Associations (and every key) use the ARN SageMaker reports, not however the event spelled it.

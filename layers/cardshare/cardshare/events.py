@@ -86,14 +86,8 @@ def _text(event: Mapping[str, object], key: str) -> str:
     return value
 
 
-def parse_event(event: object, account: str, region: str) -> CardEvent:
-    """Validate a state-change event from ``account``/``region`` and return what it names.
-
-    Raises :class:`InvalidEventError` for another source, detail-type, account or region, a
-    missing or malformed field, an unknown status, or a card name that disagrees with the ARN.
-    """
-    if not isinstance(event, Mapping):
-        raise InvalidEventError(f"event: expected an object, got {type(event).__name__}")
+def _envelope(event: Mapping[str, object], account: str, region: str) -> tuple[str, str]:
+    """The event's source and id, once its size, source, detail-type, account and region check out."""
     size = len(json.dumps(event, default=str))
     if size > MAX_EVENT_BYTES:
         raise InvalidEventError(f"event: {size} bytes, more than the {MAX_EVENT_BYTES} a state-change event can be")
@@ -109,12 +103,41 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
         raise InvalidEventError(f"account: event from {shown(event.get('account'))}, this stack serves {account}")
     if _text(event, "region") != region:
         raise InvalidEventError(f"region: event from {shown(event.get('region'))}, this stack serves {region}")
+    return str(source), event_id
+
+
+def _card(event: Mapping[str, object], account: str, region: str) -> CardArn:
+    """The one model card of this account and region the event names."""
     resources = event.get("resources")
     if not isinstance(resources, list) or len(resources) != 1:
         raise InvalidEventError("resources: expected exactly one model card ARN")
     card = parse_card_arn(resources[0], "resources[0]")
     if (card.account, card.region) != (account, region):
         raise InvalidEventError(f"resources[0]: {card.arn} is not in {account}/{region}")
+    return card
+
+
+def _status(detail: Mapping[str, object]) -> CardStatus:
+    try:
+        return CardStatus.parse(detail.get("ModelCardStatus"), "detail.ModelCardStatus")
+    except ValueError:
+        allowed = ", ".join(s.value for s in CardStatus)
+        raise InvalidEventError(
+            f"detail.ModelCardStatus: unknown model card status {shown(detail.get('ModelCardStatus'))} "
+            f"(expected one of {allowed})"
+        ) from None
+
+
+def parse_event(event: object, account: str, region: str) -> CardEvent:
+    """Validate a state-change event from ``account``/``region`` and return what it names.
+
+    Raises :class:`InvalidEventError` for another source, detail-type, account or region, a
+    missing or malformed field, an unknown status, or a card name that disagrees with the ARN.
+    """
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"event: expected an object, got {type(event).__name__}")
+    source, event_id = _envelope(event, account, region)
+    card = _card(event, account, region)
     detail = event.get("detail")
     if not isinstance(detail, Mapping):
         raise InvalidEventError("detail: missing or not an object")
@@ -122,16 +145,7 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
     # SageMaker may lower-case names in ARNs; compare without case.
     if not isinstance(name, str) or name.lower() != card.name.lower():
         raise InvalidEventError(f"detail.ModelCardName: {shown(name)} does not match resources[0] ({card.name})")
-    status: CardStatus | None = None
-    if source == SOURCE or detail.get("ModelCardStatus") is not None:
-        try:
-            status = CardStatus.parse(detail.get("ModelCardStatus"), "detail.ModelCardStatus")
-        except ValueError:
-            allowed = ", ".join(s.value for s in CardStatus)
-            raise InvalidEventError(
-                f"detail.ModelCardStatus: unknown model card status {shown(detail.get('ModelCardStatus'))} "
-                f"(expected one of {allowed})"
-            ) from None
+    status = _status(detail) if source == SOURCE or detail.get("ModelCardStatus") is not None else None
     version = detail.get("ModelCardVersion")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise InvalidEventError(f"detail.ModelCardVersion: {shown(version)} is not a positive integer")
@@ -143,7 +157,7 @@ def parse_event(event: object, account: str, region: str) -> CardEvent:
         card,
         status,
         version,
-        str(source),
+        source,
         modified_at,
         modified_by=Actor.from_user_context(detail.get("LastModifiedBy")),
         created_by=Actor.from_user_context(detail.get("CreatedBy")),

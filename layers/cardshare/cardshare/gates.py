@@ -34,7 +34,8 @@ class GateInput:
 
     def question(self, approved_at: int) -> Question:
         """The approval question for the card's version, approved (last seen so) at ``approved_at`` ms."""
-        assert self.evidence is not None
+        if self.evidence is None:
+            raise ValueError("no evidence to judge an approval on (callers handle missing evidence first)")
         return Question(self.evidence, self.card.version, approved_at, to_ms(self.now), self.config)
 
     @property

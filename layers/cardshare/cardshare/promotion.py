@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cardshare.cards import AssociationReader, Card, CardReader
-from cardshare.convergence import Progress, Step, converge_round
+from cardshare.convergence import CardRound, Progress, Step, converge_round
 from cardshare.decisions import Converged, Decision, alert_fingerprint, change_fingerprint, decide
 from cardshare.events import SOURCE, CardEvent, InvalidEventError, parse_event
 from cardshare.evidence import Evidence, Observation, facts
@@ -222,16 +222,8 @@ def promote_round(payload: Mapping[str, Any], settings: Settings, ports: Ports, 
     request = _request(payload, settings)
     limits = settings.limits
     judge = _Judge(settings, ports, _reported(request.event), request.progress.defers, now)
-    step = converge_round(
-        request.event.card.arn,
-        settings.ladder,
-        ports.cards,
-        ports.shares,
-        request.progress,
-        limits,
-        request.execution,
-        judge,
-    )
+    this = CardRound(request.event.card.arn, request.execution, request.progress)
+    step = converge_round(this, settings.ladder, ports.cards, ports.shares, limits, judge)
     _guard_read_only(settings.ladder, step, ports.permissions)
     decision = _decision(request, step, settings, ports, now) if step.next == "done" else None
     return RoundResult(request.event, step, decision)

@@ -83,12 +83,19 @@ class Report:
         }
 
 
+@dataclass(frozen=True)
+class Fleet:
+    """What a run reads and starts: the cards, their associations, the ledger, the workflow."""
+
+    cards: CardLister
+    shares: AssociationLister
+    ledger: LedgerReader
+    starter: RepairStarter
+
+
 def reconcile(
     ladder: StageLadder,
-    cards: CardLister,
-    shares: AssociationLister,
-    ledger: LedgerReader,
-    starter: RepairStarter,
+    fleet: Fleet,
     *,
     dry_run: bool,
     now: datetime,
@@ -109,14 +116,14 @@ def reconcile(
     per card asked about, or the pages of one Scan, whichever the ledger expects to be fewer), and
     one start per repair.
     """
-    listed = cards.list_cards()
-    associations = shares.all_associations(ladder.share_arns)
+    listed = fleet.cards.list_cards()
+    associations = fleet.shares.all_associations(ladder.share_arns)
     cutoff = now.timestamp() - in_flight_seconds
     moving = {card.arn for card in listed if card.modified_at is not None and card.modified_at > cutoff}
     settled = [card for card in listed if card.arn not in moving]
     wanted = needs_record(ladder, settled, associations)
     try:
-        records: Mapping[str, Mapping[str, Any] | None] = ledger.latest_of(wanted) if wanted else {}
+        records: Mapping[str, Mapping[str, Any] | None] = fleet.ledger.latest_of(wanted) if wanted else {}
     except LedgerUnavailableError:
         # Without the ledger, let the workflow judge the cards again (it fails closed on approvals).
         records = {}
@@ -142,7 +149,7 @@ def reconcile(
             parse_card_arn(item.card_arn), item.status, f"{run}-{index}", now.isoformat(), item.reason
         )
         try:
-            execution = starter.start(f"reconcile-{run}-{index}", event)
+            execution = fleet.starter.start(f"reconcile-{run}-{index}", event)
             report.repairs.append(execution)
             report.started[item.card_arn] = execution
         except Exception as error:

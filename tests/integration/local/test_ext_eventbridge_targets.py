@@ -78,9 +78,8 @@ def test_state_machine_target_gets_the_whole_event(aws: None) -> None:
 
     [delivery] = eventbridge_targets.deliveries()
     assert (delivery.event_id, delivery.target_arn, delivery.outcome) == (event_id, machine, "delivered")
-    assert delivery.execution_arn and delivery.execution_arn.startswith(
-        machine.replace(":stateMachine:", ":execution:")
-    )
+    assert delivery.execution_arn
+    assert delivery.execution_arn.startswith(machine.replace(":stateMachine:", ":execution:"))
     [event] = _execution_inputs(sfn, machine)
     assert event["id"] == event_id
     assert (event["source"], event["detail-type"], event["detail"]) == ("cardshare.test", "Card", DETAIL)

@@ -222,7 +222,8 @@ def test_associations_paginate_with_boto3_paginator(aws: None) -> None:
     cards = [card(f"card-{i}") for i in range(3)]
     client.associate_resource_share(resourceShareArn=arn, resourceArns=cards)
     first = client.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=[arn], maxResults=1)
-    assert len(first["resourceShareAssociations"]) == 1 and first["nextToken"]
+    assert len(first["resourceShareAssociations"]) == 1
+    assert first["nextToken"]
     pages = list(
         client.get_paginator("get_resource_share_associations").paginate(
             associationType="RESOURCE", resourceShareArns=[arn], PaginationConfig={"PageSize": 1}
@@ -349,7 +350,8 @@ def test_associations_come_in_pages_of_at_most_500_like_aws(aws: None) -> None:
     rest = client.get_resource_share_associations(
         associationType="RESOURCE", resourceShareArns=[arn], nextToken=first["nextToken"]
     )
-    assert len(rest["resourceShareAssociations"]) == 1 and "nextToken" not in rest
+    assert len(rest["resourceShareAssociations"]) == 1
+    assert "nextToken" not in rest
     with pytest.raises(ClientError) as excinfo:
         client.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=[arn], maxResults=501)
     assert error_code(excinfo) == "InvalidParameterException"

@@ -275,7 +275,8 @@ def test_list_model_cards_pages_like_aws(aws: None) -> None:
     for index in range(105):
         sm.create_model_card(ModelCardName=f"card-{index:03d}", Content=json.dumps(CONTENT), ModelCardStatus="Draft")
     default = sm.list_model_cards()
-    assert len(default["ModelCardSummaries"]) == sagemaker_cards.LIST_CARDS_DEFAULT_PAGE and default["NextToken"]
+    assert len(default["ModelCardSummaries"]) == sagemaker_cards.LIST_CARDS_DEFAULT_PAGE
+    assert default["NextToken"]
     full = sm.list_model_cards(MaxResults=100)
     rest = sm.list_model_cards(MaxResults=100, NextToken=full["NextToken"])
     assert (len(full["ModelCardSummaries"]), len(rest["ModelCardSummaries"])) == (100, 5)
