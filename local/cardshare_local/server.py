@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -34,7 +35,11 @@ Try, in another shell:
       --content '{{"model_overview": {{"model_owner": "me", "problem_type": "Regression"}},
                  "intended_uses": {{"intended_uses": "Forecasting"}}}}'
   aws sagemaker update-model-card --model-card-name Demo-Card --model-card-status PendingReview
-  aws sagemaker update-model-card --model-card-name Demo-Card --model-card-status Approved   # blocked: you authored it
+  read -r KEY SECRET TOKEN <<<"$(aws sts assume-role --role-arn arn:aws:iam::{account}:role/model-approver \\
+      --role-session-name approver --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text)"
+  AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET AWS_SESSION_TOKEN=$TOKEN \\
+      aws sagemaker update-model-card --model-card-name Demo-Card --model-card-status Approved
+  cardshare status Demo-Card      # after a few seconds: dev and test read-write, prod read-only
   aws ram get-resource-share-associations --association-type RESOURCE \\
       --resource-arn arn:aws:sagemaker:{region}:{account}:model-card/Demo-Card
 
@@ -51,6 +56,7 @@ def serving(port: int) -> Iterator[tuple[str, LocalAws]]:
     the server too) and puts everything back afterwards, moto's backends included.
     """
     url = f"http://127.0.0.1:{port}"
+    _check_free(port)
     environment = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -88,6 +94,20 @@ def serving(port: int) -> Iterator[tuple[str, LocalAws]]:
                 os.environ[key] = value
 
 
+class PortInUseError(RuntimeError):
+    """The port is taken: the server would never start, and the deploy would talk to someone else."""
+
+
+def _check_free(port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise PortInUseError(
+                f"port {port} is in use ({error.strerror}): serve on another one, e.g. make serve PORT={port + 1}"
+            ) from None
+
+
 class Console:
     """The stream the server was started with; every line the server prints goes there.
 
@@ -118,6 +138,9 @@ def main(port: int) -> int:
             _report_executions(system, console)
     except KeyboardInterrupt:
         pass
+    except PortInUseError as error:
+        print(f"cardshare serve: {error}", file=sys.stderr)
+        return 1
     finally:
         lambda_inprocess.ECHO = echo
     return 0

@@ -261,6 +261,9 @@ def test_audit_finds_manual_drift_and_reconcile_repairs_it_through_the_workflow(
     assert execution["executionArn"] == repaired["repairs"][0], describe(execution)
     assert execution["status"] == "SUCCEEDED", describe(execution)
     assert associations(system, arns["Drifted-Card"]) == {"dev": "ASSOCIATED"}
+    # The repair is a change of its own: recorded (and notified) as shared, not swallowed as a no-op.
+    repair = cardshare("--output", "json", "ledger", "Drifted-Card").json()[-1]
+    assert (repair["outcome"], repair["sharesAdded"]) == ("shared", ["dev"])
     clean = cardshare("audit")
     assert clean.code == 0
     assert "0 drifted" in clean.out

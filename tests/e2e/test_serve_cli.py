@@ -294,3 +294,27 @@ def exports(commands: list[str]) -> dict[str, str]:
                 name, _, value = word.partition("=")
                 found[name] = value
     return found
+
+
+def test_a_port_in_use_is_one_line_and_exit_1_not_a_hang(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = clean_environment()
+        environment["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "cardshare"), str(ROOT / "local")])
+        done = subprocess.run(
+            [str(BIN / "python"), "-m", "cardshare_local", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1, done
+    assert done.stderr.strip().splitlines() == [
+        f"cardshare serve: port {port} is in use (Address already in use): serve on another one, "
+        f"e.g. make serve PORT={port + 1}"
+    ], done.stderr
+    assert "Traceback" not in done.stderr

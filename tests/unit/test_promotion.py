@@ -193,3 +193,24 @@ def test_approving_again_keeps_prod_and_raises_no_alarm() -> None:
     again = Execution(world, world.set_status(JANE, A), settings(wait=WAIT, quiet=2), "twice").run()
     assert again.outcome is Outcome.NO_OP
     assert world.shares_of() == {"dev", "test", "prod"}
+
+
+def test_a_repair_of_a_share_removed_by_hand_is_reported_once_per_repair_not_swallowed() -> None:
+    """Putting back what someone removed is a change of its own, though the card's state is the same."""
+    world = World()
+    created = world.create(ALICE)
+    assert Execution(world, created, settings(), "create").run().outcome is Outcome.SHARED
+    assert Execution(world, created, settings(), "duplicate").run().outcome is Outcome.NO_OP
+    world.associations.clear()  # dev removed by hand
+    world.tick(5)
+    card = parse_card_arn(CARD_ARN)
+    repair = reconciler_event(card, D, "run-1-0", "2026-12-01T00:00:00Z", "missing dev")
+    first = Execution(world, repair, settings(), "repair")
+    assert (first.run().outcome, world.shares_of()) == (Outcome.SHARED, {"dev"})
+    # The same repair run's execution started twice reports once; the next run's repair is new.
+    world.associations.clear()
+    assert Execution(world, repair, settings(), "repair-again").run().outcome is Outcome.NO_OP
+    assert world.shares_of() == {"dev"}
+    world.associations.clear()
+    later = reconciler_event(card, D, "run-2-0", "2026-12-01T01:00:00Z", "missing dev")
+    assert Execution(world, later, settings(), "next-run").run().outcome is Outcome.SHARED

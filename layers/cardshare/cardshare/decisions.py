@@ -143,10 +143,16 @@ def alert_fingerprint(card: Card, verdict: Verdict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def change_fingerprint(card: Card, added: Sequence[str], removed: Sequence[str]) -> str:
-    """Identifies one change of shares for one card state (two executions side by side make it once)."""
-    text = json.dumps(["change", card.version, card.status.value, card.modified_at, sorted(added), sorted(removed)])
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+def change_fingerprint(card: Card, added: Sequence[str], removed: Sequence[str], repair: str | None = None) -> str:
+    """Identifies one change of shares for one card state (two executions side by side make it once).
+
+    ``repair``: the reconciler run's event id when the change repairs drift. Putting back what was
+    removed by hand is a new change of the same card state, reported on its own.
+    """
+    parts: list[object] = ["change", card.version, card.status.value, card.modified_at, sorted(added), sorted(removed)]
+    if repair is not None:
+        parts.append(repair)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
 def _outcome(converged: Converged) -> Outcome:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from cardshare.cards import AssociationReader, Card, CardReader
 from cardshare.convergence import CardRound, Progress, Step, converge_round
 from cardshare.decisions import Converged, Decision, alert_fingerprint, change_fingerprint, decide
-from cardshare.events import SOURCE, CardEvent, InvalidEventError, parse_event
+from cardshare.events import RECONCILER_SOURCE, SOURCE, CardEvent, InvalidEventError, parse_event
 from cardshare.evidence import Evidence, Observation, facts
 from cardshare.evidence_store import EvidenceUnavailableError
 from cardshare.gates import Verdict, evaluate, withholding
@@ -193,7 +193,8 @@ def _decision(request: _Request, step: Step, settings: Settings, ports: Ports, n
     if card is not None and step.verdict.blocked:
         first_alert = ports.evidence.claim_alert(card.arn, alert_fingerprint(card, step.verdict))
     if card is not None and (added or removed) and not (step.verdict.blocked and first_alert):
-        first_change = ports.evidence.claim_alert(card.arn, change_fingerprint(card, added, removed))
+        repair = request.event.event_id if request.event.source == RECONCILER_SOURCE else None
+        first_change = ports.evidence.claim_alert(card.arn, change_fingerprint(card, added, removed, repair))
     return decide(
         Converged(
             card_arn=step.card_arn,

@@ -15,6 +15,7 @@ EXTENSIONS = (
     "eventbridge_targets",
     "lambda_inprocess",
     "sfn_errors",
+    "sfn_execution_names",
     "logs_query_definitions",
     "dynamodb_table_size",
 )
