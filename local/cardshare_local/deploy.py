@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -275,9 +276,9 @@ class Deployer:
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
         }
-        role = self.client("iam").create_role(
-            RoleName=self._physical_name(f"{logical_id}Role"), AssumeRolePolicyDocument=json.dumps(document)
-        )
+        # CloudFormation names a role it creates <stack>-<LogicalId>-<suffix> (the table policy relies on it).
+        name = f"{self.stack_name}-{logical_id}Role"[:51] + f"-{uuid.uuid4().hex[:12].upper()}"
+        role = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(document))
         return str(role["Role"]["Arn"])
 
     def _function(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
@@ -366,7 +367,7 @@ class Deployer:
                 {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": target["DeadLetterConfig"]["Arn"]}
             )
         self.client("iam").put_role_policy(
-            RoleName=self._physical_name(f"{role_id}Role"),
+            RoleName=str(target["RoleArn"]).rsplit("/", 1)[1],
             PolicyName="schedule-target",
             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
         )

@@ -54,6 +54,7 @@ from e2e_support import (
 )
 from governance_support import ledger, out_of_flight, outcomes, received, reconcile, rule_switch, subscribe
 
+from cardshare_cli.main import main as redrive_main
 from cardshare_local.accounts import REGION
 from cardshare_local.extensions import eventbridge_targets, ram
 from cardshare_local.runtime import LocalAws, local_aws
@@ -677,14 +678,8 @@ def test_target_failing_lands_in_the_dlq_and_redrives() -> None:
         sqs.send_message(QueueUrl=dlq, MessageBody=body)
         watch = Executions(system)
 
-        # aws sqs receive-message --queue-url $DLQ --max-number-of-messages 10
-        for dead in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]:
-            # aws stepfunctions start-execution --state-machine-arn $SM --input "$body"
-            client(system, "stepfunctions").start_execution(
-                stateMachineArn=system.state_machine_arn, input=dead["Body"]
-            )
-            # aws sqs delete-message --queue-url $DLQ --receipt-handle $handle
-            sqs.delete_message(QueueUrl=dlq, ReceiptHandle=dead["ReceiptHandle"])
+        # The README's procedure: `cardshare redrive` (the CLI in this process, on this embedded AWS).
+        assert redrive_main(["redrive"]) == 0
 
         assert_succeeded(watch.new(), added={"dev"}, status="Draft")
         assert_associations(system, arn, {"dev"})

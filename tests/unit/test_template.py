@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import tomllib
@@ -445,9 +446,29 @@ def test_the_table_policy_lets_only_the_stacks_roles_write_and_nobody_delete() -
     assert writers["Effect"] == "Deny"
     assert writers["Principal"] == "*"
     assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"} <= set(writers["Action"])
-    (pattern,) = writers["Condition"]["ArnNotLike"].values()
-    assert pattern["Fn::Sub"].endswith(":role/${AWS::StackName}-*")
-    # SAM names each function's and the state machine's role <stack>-<LogicalId>Role-<suffix>.
+    (patterns,) = writers["Condition"]["ArnNotLike"].values()
+    # SAM names each function's and the state machine's role <stack>-<LogicalId>Role-<suffix>: the
+    # writers are exactly the roles of the resources that write (the plan function merges evidence,
+    # the state machine puts decisions), and another stack's roles never match.
+    writing = {"PlanCardFunction", "PromoteCardStateMachine"}
+    assert {p["Fn::Sub"].rsplit(":role/", 1)[1] for p in patterns} == {
+        f"${{AWS::StackName}}-{logical_id}Role-*" for logical_id in writing
+    }
+    for logical_id, spec in RESOURCES.items():
+        statements = json.dumps(spec.get("Properties", {}).get("Policies", []))
+        if spec["Type"] == "AWS::Serverless::Function" and "dynamodb:UpdateItem" in statements:
+            assert logical_id in writing, logical_id
+    staging = "arn:aws:iam::123456789012:role/cardshare-staging-PlanCardFunctionRole-ABC"
+    assert not any(
+        fnmatch.fnmatchcase(
+            staging,
+            p["Fn::Sub"]
+            .replace("${AWS::Partition}", "aws")
+            .replace("${AWS::AccountId}", "123456789012")
+            .replace("${AWS::StackName}", "cardshare"),
+        )
+        for p in patterns
+    )
     deletes = by_sid["DecisionsAreAppendOnly"]
     assert (deletes["Effect"], deletes["Principal"], "Condition" in deletes) == ("Deny", "*", False)
     assert "dynamodb:DeleteItem" in deletes["Action"]

@@ -209,3 +209,13 @@ def test_identities_under_threaded_moto_server() -> None:
         from moto.core.base_backend import BackendDict
 
         BackendDict.reset()  # the server shares this process's backends
+
+
+def test_a_caller_with_long_term_keys_is_an_iam_user_as_aws_names_it(aws: None) -> None:
+    """moto calls the default keys' caller arn:aws:sts::<account>:user/moto; AWS's ARN of a user is IAM's."""
+    client = boto3.client("sagemaker", region_name=REGION)
+    client.create_model_card(ModelCardName="keys", ModelCardStatus="Draft", Content=json.dumps(CONTENT))
+    card = client.describe_model_card(ModelCardName="keys")
+    for field in ("CreatedBy", "LastModifiedBy"):
+        arn = card[field]["IamIdentity"]["Arn"]
+        assert arn.startswith(f"arn:aws:iam::{MODEL_CARD_ACCOUNT}:user/"), (field, arn)
