@@ -226,7 +226,7 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     decisions = [item["outcome"]["S"] for item in items if "outcome" in item]
     assert len(decisions) == updates, items
     assert set(decisions) <= {"shared", "no-op"}, decisions
-    assert decisions[0] == "shared", decisions
+    assert "shared" in decisions, decisions  # which execution shares first depends on timing
     added = [stage for item in items if "sharesAdded" in item for stage in item["sharesAdded"]["L"]]
     # Two executions side by side may both add test (each for the card state it saw): a set.
     assert {stage["S"] for stage in added} == {"dev", "prod", "test"}, items
