@@ -29,6 +29,7 @@ from cloud_support import (
 )
 
 from cardshare.ram import ResourceShares
+from cardshare_cli.repairs import Repairs
 from cardshare_cli.stack import Stack
 
 
@@ -102,12 +103,18 @@ class CloudTarget:
         sagemaker.update_model_card(ModelCardName=arn, Content=json.dumps(content))
 
     def delete(self, arn: str) -> None:
-        """Delete the card (already gone is fine) and wait until no share has it."""
+        """Delete the card (already gone is fine) and wait until no share has it.
+
+        SageMaker emits no event for a deletion, so the card's workflow is started the way
+        ``cardshare reconcile --card`` does (the operator's repair), which removes every association.
+        """
         try:
             self.client(self.owner, "sagemaker").delete_model_card(ModelCardName=arn)
         except ClientError as error:
             if error_code(error) not in {"ResourceNotFound", "ResourceNotFoundException"}:
                 raise
+        if self.shares(arn):
+            Repairs(self.stack).card(arn, dry_run=False)
         self.wait_shared(arn, None)
 
     # ---- observing ---------------------------------------------------------------------------------
