@@ -78,6 +78,15 @@ def skip_reason(environ: Mapping[str, str], selected: bool) -> str | None:
     return None
 
 
+def selects_cloud(markexpr: str) -> bool:
+    """Whether ``-m`` names the cloud marker and selects a test that carries it."""
+    if "cloud" not in markexpr:
+        return False
+    from _pytest.mark.expression import Expression  # pytest's own -m parser
+
+    return bool(Expression.compile(markexpr).evaluate(lambda name, **_: name == "cloud"))
+
+
 def unique_card_name(suffix: str | None = None) -> str:
     """A card name no other run uses (SageMaker names: letters, digits, hyphens, up to 63)."""
     return CARD_PREFIX + (suffix if suffix is not None else secrets.token_hex(6))
@@ -237,9 +246,7 @@ def consumer_fits(access: str, outcome: tuple[str, str], writes: bool) -> bool:
     return read in NOT_SHARED
 
 
-CONTENT_EVENTS_SEEN = (
-    "content-only edits emit the state-change event in this account: keep ContentEditEvents=emitted"
-)
+CONTENT_EVENTS_SEEN = "content-only edits emit the state-change event in this account: keep ContentEditEvents=emitted"
 
 
 def content_edit_message(seen: bool, waited: float) -> str:

@@ -12,22 +12,13 @@ from typing import Any
 
 import boto3
 import pytest
-from cloud_support import read_config, skip_reason
+from cloud_support import read_config, selects_cloud, skip_reason
 from cloud_walk import CloudTarget
 
 from cardshare_cli.stack import Connection, open_stack
 
 #: The fake credentials tests/conftest.py sets for every other test; the cloud suite must not use them.
 _FAKES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION")
-
-
-def selects_cloud(markexpr: str) -> bool:
-    """Whether ``-m`` names the cloud marker and selects a test that carries it."""
-    if "cloud" not in markexpr:
-        return False
-    from _pytest.mark.expression import Expression  # pytest's own -m parser
-
-    return bool(Expression.compile(markexpr).evaluate(lambda name, **_: name == "cloud"))
 
 
 @pytest.fixture(scope="session")
