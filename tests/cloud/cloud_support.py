@@ -115,6 +115,13 @@ def card_content(required_fields: Iterable[str]) -> str:
     return json.dumps(content)
 
 
+def edited(content: str, description: str) -> str:
+    """The card's content (a JSON document) with ``description`` as the model's description."""
+    document = json.loads(content)
+    document.setdefault("model_overview", {})["model_description"] = description
+    return json.dumps(document)
+
+
 def expected_shares(ladder: StageLadder, status: str | None) -> dict[str, str]:
     """Share ARN → ASSOCIATED for each share the ladder gives a card in ``status`` (None: deleted)."""
     stages = ladder.stages_for(CardStatus(status) if status else None)

@@ -6,19 +6,20 @@ Works with any boto3 sessions: real profiles (tests/cloud) or the embedded AWS's
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from cloud_support import (
     card_content,
     consumer_fits,
     content_edit_message,
     current_shares,
+    edited,
     expected_access,
     expected_shares,
     names_card,
@@ -31,6 +32,10 @@ from cloud_support import (
 from cardshare.ram import ResourceShares
 from cardshare_cli.repairs import Repairs
 from cardshare_cli.stack import Stack
+
+# Throttled reads and writes are retried like the functions' and the CLI's (adaptive mode): a poll
+# every few seconds for minutes must not fail on one ThrottlingException.
+_RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8})
 
 
 def error_code(error: ClientError) -> str:
@@ -57,12 +62,15 @@ class CloudTarget:
     _clients: dict[tuple[int, str], Any] = field(default_factory=dict)
 
     def client(self, session: boto3.Session, service: str) -> Any:
-        """A client of ``service`` for ``session`` in the stack's region (cached)."""
+        """A client of ``service`` for ``session`` in the stack's region (cached), retrying like the CLI's."""
         key = (id(session), service)
         if key not in self._clients:
             factory: Any = session.client
             self._clients[key] = factory(
-                service, region_name=self.stack.region, endpoint_url=self.stack.connection.endpoint_url
+                service,
+                region_name=self.stack.region,
+                endpoint_url=self.stack.connection.endpoint_url,
+                config=_RETRIES,
             )
         return self._clients[key]
 
@@ -98,9 +106,8 @@ class CloudTarget:
     def edit_content(self, arn: str) -> None:
         """A content-only UpdateModelCard by the owner (no status)."""
         sagemaker = self.client(self.owner, "sagemaker")
-        content = json.loads(sagemaker.describe_model_card(ModelCardName=arn)["Content"])
-        content.setdefault("model_overview", {})["model_description"] = f"Edited at {time.time():.0f}."
-        sagemaker.update_model_card(ModelCardName=arn, Content=json.dumps(content))
+        content = sagemaker.describe_model_card(ModelCardName=arn)["Content"]
+        sagemaker.update_model_card(ModelCardName=arn, Content=edited(content, f"Edited at {time.time():.0f}."))
 
     def delete(self, arn: str) -> None:
         """Delete the card (already gone is fine) and wait until no share has it.
@@ -142,7 +149,8 @@ class CloudTarget:
     def consumer_outcomes(self, arn: str, content: str, writes: bool) -> dict[str, tuple[str, str]]:
         """Stage → (describe outcome, update outcome), each "ok" or the error code, as each consumer sees it.
 
-        An update (re-sending ``content``) is attempted by every stage that can read the card, except
+        An update (``content`` with the stage's name in the description, so it is a real edit: SageMaker
+        might refuse an update that changes nothing) is attempted by every stage that can read the card, except
         read-write stages when ``writes`` is false: an edit of an approved card is a new version
         nobody approved, which would take the card back from prod.
         """
@@ -158,7 +166,7 @@ class CloudTarget:
             write = "skipped"
             if read == "ok" and (writes or ladder.get(stage) != "read-write"):
                 try:
-                    sagemaker.update_model_card(ModelCardName=arn, Content=content)
+                    sagemaker.update_model_card(ModelCardName=arn, Content=edited(content, f"Edited from {stage}."))
                     write = "ok"
                 except ClientError as error:
                     write = error_code(error)

@@ -13,6 +13,7 @@ from cloud_support import (
     consumer_fits,
     content_edit_message,
     current_shares,
+    edited,
     expected_access,
     expected_shares,
     missing_variables,
@@ -117,6 +118,15 @@ def test_card_content_fills_every_required_field() -> None:
         assert isinstance(node, str) and node.strip(), dotted
     # The fields the e2e card has keep their schema values (risk_rating is an enum).
     assert content["intended_uses"]["risk_rating"] == "Low"
+
+
+def test_an_edit_changes_only_the_description() -> None:
+    before = json.loads(card_content(DEFAULT_REQUIRED_FIELDS))
+    after = json.loads(edited(json.dumps(before), "Edited from dev."))
+    assert after["model_overview"].pop("model_description") == "Edited from dev."
+    before["model_overview"].pop("model_description")
+    assert after == before
+    assert json.loads(edited("{}", "x")) == {"model_overview": {"model_description": "x"}}
 
 
 @pytest.mark.parametrize(
