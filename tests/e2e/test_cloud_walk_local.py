@@ -6,12 +6,14 @@ stack that behaves as documented; it cannot tell what real AWS does (that is ``m
 
 from __future__ import annotations
 
+import pytest
 from cloud_support import CONTENT_EVENTS_SEEN, unique_card_name
 from cloud_walk import CloudTarget
 from e2e_support import APPROVER, LEAD, stack
 
 from cardshare_cli.stack import Connection, open_stack
 from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, TEST_ACCOUNT
+from cardshare_local.extensions import sagemaker_cards
 from cardshare_local.runtime import STACK_NAME, LocalAws
 
 
@@ -45,6 +47,13 @@ def test_the_cloud_walk_passes_on_a_stack_that_behaves_as_documented(system: Loc
     target.walk(arn, ["Draft", "PendingReview", "Approved", "Archived"])
     assert system.associations(arn) == {"prod": "ASSOCIATED"}
     assert system.access(arn, PROD_ACCOUNT) == "read-only"
+
+    # The other answer (README, Limits): no event for a content-only edit, reported with the setting to use.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sagemaker_cards, "EMIT_ON_CONTENT_CHANGE", False)
+        target.event_timeout = 1.0
+        seen, verdict = target.content_edit_emits_event(arn)
+    assert not seen and "ContentEditEvents=missing" in verdict
 
     target.delete(arn)
     assert system.associations(arn) == {}
