@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from cloud_support import (
@@ -310,3 +312,13 @@ def test_permission_problems_name_what_is_wrong() -> None:
     assert "DELETED" in deleted
     [writable] = permission_problems([summary()], PERMISSION, created_by_stack=True, grants_update=True)
     assert "UpdateModelCard" in writable
+
+
+def test_the_readme_table_names_exactly_the_cloud_tests() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Testing against real accounts", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(test_\w+)` \|", section, re.MULTILINE))
+    module = (root / "tests" / "cloud" / "test_cloud.py").read_text(encoding="utf-8")
+    assert documented == set(re.findall(r"^def (test_\w+)\(", module, re.MULTILINE))
+    assert len(documented) == 4
