@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # `make serve PORT=5001` where 5000 is taken (AirPlay on recent macOS).
 PORT ?= 5000
 
-.PHONY: demo test unit integration e2e lint typecheck template build serve clean bench
+.PHONY: demo test test-cloud unit integration e2e lint typecheck template build serve clean bench
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ e2e: $(VENV)/.installed
 WORKERS ?= 4
 test: $(VENV)/.installed $(SAMVENV)/.installed lint typecheck
 	PATH="$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(PY) -m pytest -n $(WORKERS) tests
+
+# Against a real deployed stack and real consumer accounts (minutes; not part of `make test`):
+# AWS_SAM_STACK_NAME, CARDSHARE_DEV_PROFILE, CARDSHARE_TEST_PROFILE, CARDSHARE_PROD_PROFILE and optionally
+# CARDSHARE_APPROVER_PROFILE; the model-card account's credentials as usual. See the README.
+test-cloud: $(VENV)/.installed
+	$(PY) -m pytest -m cloud tests/cloud
 
 # Calls, transitions and time on the embedded AWS (minutes; not part of `make test`).
 # `make bench ARGS=--quick` for a short run; results land in bench/results/.
