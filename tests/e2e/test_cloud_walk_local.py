@@ -53,7 +53,8 @@ def test_the_cloud_walk_passes_on_a_stack_that_behaves_as_documented(system: Loc
         patch.setattr(sagemaker_cards, "EMIT_ON_CONTENT_CHANGE", False)
         target.event_timeout = 1.0
         seen, verdict = target.content_edit_emits_event(arn)
-    assert not seen and "ContentEditEvents=missing" in verdict
+    assert not seen
+    assert "ContentEditEvents=missing" in verdict
 
     target.delete(arn)
     assert system.associations(arn) == {}

@@ -66,7 +66,8 @@ CONFIGURED = {
 def test_the_suite_runs_only_when_selected_and_configured() -> None:
     assert skip_reason(CONFIGURED, selected=True) is None
     unselected = skip_reason(CONFIGURED, selected=False)
-    assert unselected is not None and "make test-cloud" in unselected
+    assert unselected is not None
+    assert "make test-cloud" in unselected
 
 
 @pytest.mark.parametrize("variable", sorted(CONFIGURED))
@@ -75,7 +76,8 @@ def test_the_skip_reason_names_the_missing_variable(variable: str) -> None:
     assert missing_variables(environ) == [variable]
     for selected in (True, False):
         reason = skip_reason(environ, selected)
-        assert reason is not None and variable in reason
+        assert reason is not None
+        assert variable in reason
         assert all(other not in reason for other in CONFIGURED if other != variable)
 
 
@@ -103,7 +105,8 @@ def test_card_names_are_unique_and_valid_sagemaker_names() -> None:
     names = {unique_card_name() for _ in range(50)}
     assert len(names) == 50
     for name in names:
-        assert name.startswith("cardshare-cloud-test-") and len(name) <= 63
+        assert name.startswith("cardshare-cloud-test-")
+        assert len(name) <= 63
         assert name.replace("-", "").isalnum()
 
 
@@ -117,7 +120,8 @@ def test_card_content_fills_every_required_field() -> None:
         node = content
         for part in dotted.split("."):
             node = node[part]
-        assert isinstance(node, str) and node.strip(), dotted
+        assert isinstance(node, str), dotted
+        assert node.strip(), dotted
     # The fields the e2e card has keep their schema values (risk_rating is an enum).
     assert content["intended_uses"]["risk_rating"] == "Low"
 
@@ -223,7 +227,8 @@ def test_poll_times_out_with_the_last_value_and_probes_once_more_at_the_deadline
     with pytest.raises(WaitTimeout) as timed_out:
         poll(probe, lambda _: False, timeout=12, interval=5, what="card shared", clock=clock, sleep=clock.sleep)
     assert calls == [0, 5, 10, 12]
-    assert "card shared" in str(timed_out.value) and "last seen 4" in str(timed_out.value)
+    assert "card shared" in str(timed_out.value)
+    assert "last seen 4" in str(timed_out.value)
 
 
 # ---- executions ------------------------------------------------------------------------------------
@@ -257,7 +262,8 @@ def test_the_content_edit_verdict_names_the_setting_to_use() -> None:
     assert content_edit_message(True, 120) == CONTENT_EVENTS_SEEN
     assert "ContentEditEvents=emitted" in CONTENT_EVENTS_SEEN
     missing = content_edit_message(False, 120)
-    assert "ContentEditEvents=missing" in missing and "120s" in missing
+    assert "ContentEditEvents=missing" in missing
+    assert "120s" in missing
 
 
 # ---- consumers and the prod permission -------------------------------------------------------------
@@ -301,7 +307,8 @@ def test_the_stacks_permission_attached_and_read_only_has_no_problems() -> None:
 
 def test_permission_problems_name_what_is_wrong() -> None:
     [absent] = permission_problems([summary("arn:other")], PERMISSION, created_by_stack=True, grants_update=False)
-    assert PERMISSION in absent and "arn:other" in absent
+    assert PERMISSION in absent
+    assert "arn:other" in absent
     managed = summary(permissionType="AWS_MANAGED")
     assert permission_problems([managed], PERMISSION, created_by_stack=True, grants_update=False) == [
         "permissionType is 'AWS_MANAGED', not CUSTOMER_MANAGED"

@@ -10,6 +10,7 @@ import importlib
 
 EXTENSIONS = (
     "sts_source_identity",
+    "sts_default_caller",
     "ram",
     "sagemaker_cards",
     "eventbridge_targets",

@@ -170,9 +170,6 @@ def _caller_context(response: SageMakerResponse) -> dict[str, Any]:
     return {**_studio_user(response), "IamIdentity": _iam_identity(response)}
 
 
-_STS_USER = re.compile(r"^arn:(?P<partition>aws[a-z-]*):sts::(?P<account>\d{12}):user/")
-
-
 def _iam_identity(response: SageMakerResponse) -> dict[str, str]:
     """``IamIdentity`` of the caller, found from the request's access key like STS does."""
     from moto.sts.models import sts_backends
@@ -180,9 +177,6 @@ def _iam_identity(response: SageMakerResponse) -> dict[str, str]:
     access_key = response.get_access_key()
     partition = get_partition(response.region)
     user_id, arn, _ = sts_backends[response.current_account][partition].get_caller_identity(access_key, response.region)
-    # moto names a caller with long-term keys it does not know (the "testing" keys) as an STS user,
-    # arn:aws:sts::<account>:user/moto; AWS names IAM users arn:aws:iam::<account>:user/<name>.
-    arn = _STS_USER.sub(r"arn:\g<partition>:iam::\g<account>:user/", arn)
     identity = {"Arn": arn, "PrincipalId": _PRINCIPAL_IDS.setdefault(access_key, user_id)}
     # AWS sends SourceIdentity only when the role session was assumed with one.
     source = source_identity(response.current_account, partition, access_key)

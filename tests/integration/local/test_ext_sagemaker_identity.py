@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT, REGION, session_for, studio_session
-from cardshare_local.extensions import eventbridge_targets, sagemaker_cards, sts_source_identity
+from cardshare_local.extensions import eventbridge_targets, sagemaker_cards, sts_default_caller, sts_source_identity
 
 CONTENT = {"model_overview": {"model_id": "churn-model"}}
 DOMAIN = "d-abc123def456"
@@ -27,6 +27,7 @@ STUDIO_ROLE = "studio-execution"
 
 def _install() -> None:
     sts_source_identity.install()
+    sts_default_caller.install()
     sagemaker_cards.install()
     eventbridge_targets.install()  # moto's own SQS delivery drops the event's "account"
 
@@ -213,6 +214,8 @@ def test_identities_under_threaded_moto_server() -> None:
 
 def test_a_caller_with_long_term_keys_is_an_iam_user_as_aws_names_it(aws: None) -> None:
     """moto calls the default keys' caller arn:aws:sts::<account>:user/moto; AWS's ARN of a user is IAM's."""
+    caller = boto3.client("sts", region_name=REGION).get_caller_identity()["Arn"]
+    assert caller == f"arn:aws:iam::{MODEL_CARD_ACCOUNT}:user/moto"
     client = boto3.client("sagemaker", region_name=REGION)
     client.create_model_card(ModelCardName="keys", ModelCardStatus="Draft", Content=json.dumps(CONTENT))
     card = client.describe_model_card(ModelCardName="keys")
