@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+from readme_ladder import LADDER, OWNER, SHARES, STAGES
 
 from cardshare.planner import AssociationStatus
-from cardshare.policy import ladder_from_json
 from cardshare.reconciler import Report
 from cardshare.reconciliation import CardSummary, Drift, ResourceAssociation
 from cardshare.settings import load_settings
@@ -18,35 +16,6 @@ from cardshare_cli.inspection import NONE, READ_ONLY, READ_WRITE, matrix_rows
 from cardshare_cli.redrive import RedriveResult
 from cardshare_cli.render import redrive_summary, report_summary
 from cardshare_cli.stack import Connection, Stack
-
-OWNER = "123456789012"
-SHARES = {stage: f"arn:aws:ram:us-east-1:{OWNER}:resource-share/{stage}" for stage in ("dev", "test", "prod")}
-STAGES = json.dumps(
-    [
-        {
-            "name": "dev",
-            "access": "read-write",
-            "principals": "111111111111",
-            "statuses": "Draft,PendingReview,Approved",
-            "shareArn": SHARES["dev"],
-        },
-        {
-            "name": "test",
-            "access": "read-write",
-            "principals": "222222222222",
-            "statuses": "PendingReview,Approved",
-            "shareArn": SHARES["test"],
-        },
-        {
-            "name": "prod",
-            "access": "read-only",
-            "principals": "333333333333",
-            "statuses": "Approved,Archived",
-            "shareArn": SHARES["prod"],
-        },
-    ]
-)
-LADDER = ladder_from_json(STAGES, OWNER)
 
 
 def card(name: str, status: CardStatus = CardStatus.DRAFT) -> CardSummary:

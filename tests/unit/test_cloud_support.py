@@ -29,27 +29,11 @@ from cloud_support import (
     skip_reason,
     unique_card_name,
 )
+from readme_ladder import LADDER, OWNER, SHARES, STAGES
 
 from cardshare.gate_config import DEFAULT_REQUIRED_FIELDS
-from cardshare.policy import ladder_from_json
 from cardshare.settings import load_settings
 
-OWNER = "123456789012"
-SHARES = {stage: f"arn:aws:ram:us-east-1:{OWNER}:resource-share/{stage}" for stage in ("dev", "test", "prod")}
-STAGES = json.dumps(
-    [
-        {
-            "name": "dev",
-            "access": "read-write",
-            "principals": "111111111111",
-            "statuses": "Draft,PendingReview,Approved",
-        },
-        {"name": "test", "access": "read-write", "principals": "222222222222", "statuses": "PendingReview,Approved"},
-        {"name": "prod", "access": "read-only", "principals": "333333333333", "statuses": "Approved,Archived"},
-    ]
-)
-STAGES = json.dumps([{**stage, "shareArn": SHARES[stage["name"]]} for stage in json.loads(STAGES)])
-LADDER = ladder_from_json(STAGES, OWNER)
 CARD = f"arn:aws:sagemaker:us-east-1:{OWNER}:model-card/cardshare-cloud-test-abc123"
 PERMISSION = f"arn:aws:ram:us-east-1:{OWNER}:permission/cardshare-model-card-read-only"
 CONFIGURED = {
