@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,9 +60,23 @@ _GLOBAL_OPTIONS = (
     click.option("--stack-name", default=None, help="The cardshare stack (default: cardshare)."),
     click.option("--region", default=None, help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's)."),
     click.option("--profile", default=None, help="AWS CLI profile (default: AWS_PROFILE or the default chain)."),
-    click.option("--endpoint-url", default=None, help="Send every AWS call here (default: AWS_ENDPOINT_URL)."),
+    click.option(
+        "--endpoint-url",
+        default=None,
+        callback=lambda _, __, value: _url(value),
+        help="Send every AWS call here (default: AWS_ENDPOINT_URL).",
+    ),
     click.option("--output", type=click.Choice(["table", "json"]), default=None, help="table (default) or json."),
 )
+
+
+def _url(value: str | None) -> str | None:
+    # botocore would say "ValueError: Invalid endpoint" at the first call; say which option is wrong.
+    if value is not None and not re.match(r"^https?://[^/\s]+", value):
+        raise click.BadParameter(f"{value!r} is not an http(s) URL, e.g. http://127.0.0.1:5000")
+    return value
+
+
 _GLOBAL_NAMES = ("stack_name", "region", "profile", "endpoint_url", "output")
 
 

@@ -361,6 +361,8 @@ def test_redrive_moves_every_dead_lettered_event_back_until_the_queue_is_empty(
         (["status"], EXIT_USAGE, ["Missing argument 'CARD'", "cardshare status --help"]),
         (["statuss", "X"], EXIT_USAGE, ["No such command 'statuss'"]),
         (["cards", "--all"], EXIT_USAGE, ["No such option '--all'"]),
+        (["--endpoint-url", "notaurl", "cards"], EXIT_USAGE, ["'notaurl' is not an http(s) URL"]),
+        (["cards", "--endpoint-url", "ftp://x"], EXIT_USAGE, ["'ftp://x' is not an http(s) URL"]),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
 )
