@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cardshare.cards import Card
 from cardshare.evidence import changes
 from cardshare.evidence_store import EvidenceStore
 from cardshare.gates import of_this_card
 from cardshare.ledger import DecisionLedger
 from cardshare.sagemaker import ModelCards
 from cardshare_cli.errors import OperatorError
-from cardshare_cli.stack import Stack
+from cardshare_cli.stack import Stack, resolve_card
 
 
 @dataclass(frozen=True)
@@ -55,15 +54,9 @@ class Ledger:
         self._evidence = EvidenceStore(dynamodb, table)
         self._cards = ModelCards(stack.client("sagemaker"))
 
-    def _resolve(self, card: str) -> tuple[str, Card | None]:
-        # The ledger is keyed by the ARN SageMaker returns: ask it, rather than trusting a name's spelling.
-        given = self._stack.card_arn(card)
-        described = self._cards.describe(given)
-        return (described.arn if described else given), described
-
     def decisions(self, card: str, since: str | None = None) -> list[dict[str, Any]]:
         """``cardshare ledger``: the card's decisions in time order; a card never seen is an error."""
-        arn, described = self._resolve(card)
+        arn, described = resolve_card(self._stack, self._cards, card)
         records = self._ledger.history(arn, since)
         if (
             not records
@@ -77,7 +70,7 @@ class Ledger:
 
     def explain(self, card: str) -> Explanation:
         """The newest decision, failed ones included, and the evidence of the card as it exists now."""
-        arn, described = self._resolve(card)
+        arn, described = resolve_card(self._stack, self._cards, card)
         latest = self._ledger.latest(arn, include_failed=True)
         if latest is None:
             raise OperatorError(

@@ -11,8 +11,7 @@ from cardshare.policy import Stage
 from cardshare.ram import ResourceShares
 from cardshare.reconciliation import CardSummary, ResourceAssociation, current_associations
 from cardshare.sagemaker import ModelCards
-from cardshare_cli.errors import OperatorError
-from cardshare_cli.stack import Stack
+from cardshare_cli.stack import Stack, resolve_card, unknown_card
 
 NONE = "none"
 READ_WRITE = "read-write"
@@ -112,15 +111,11 @@ class Inspector:
 
     def card(self, card: str) -> CardView:
         """``cardshare status``: the card's status and version, and each stage's share, principals and access."""
-        given = self._stack.card_arn(card)
-        described = self._cards.describe(given)
-        arn = described.arn if described else given
+        arn, described = resolve_card(self._stack, self._cards, card)
         shares = [stage.share_arn for stage in self.stages]
         associations = {row.share_arn: row.status.value for row in self._shares.associations(arn, shares)}
         if described is None and not any(state in _PRESENT for state in associations.values()):
-            raise OperatorError(
-                f"no model card {arn.rsplit('/', 1)[-1]!r} in {self._stack.account} ({self._stack.region})"
-            )
+            raise unknown_card(self._stack, arn)
         principals = self._principals()
         reachable = _reachable(principals)
         rows = tuple(

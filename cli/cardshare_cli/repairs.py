@@ -15,7 +15,7 @@ from cardshare.reconciliation import CardSummary, ResourceAssociation
 from cardshare.sagemaker import ModelCards
 from cardshare.stepfunctions import Workflow
 from cardshare_cli.errors import OperatorError
-from cardshare_cli.stack import Stack
+from cardshare_cli.stack import Stack, resolve_card, unknown_card
 
 
 class _StrictLedger:
@@ -73,18 +73,14 @@ class Repairs:
 
     def card(self, card: str, *, dry_run: bool) -> Report:
         """One card: its drift (dry run), or a promote-card execution started for it whatever its drift."""
-        given = self._stack.card_arn(card)
-        described = self._cards.describe(given)
-        arn = described.arn if described else given
+        arn, described = resolve_card(self._stack, self._cards, card)
         ladder = self._stack.settings.ladder
         rows = [
             ResourceAssociation(arn, row.share_arn, row.status)
             for row in self._shares.associations(arn, ladder.share_arns)
         ]
         if described is None and not rows:
-            raise OperatorError(
-                f"no model card {arn.rsplit('/', 1)[-1]!r} in {self._stack.account} ({self._stack.region})"
-            )
+            raise unknown_card(self._stack, arn)
         summary = CardSummary(arn, described.name, described.status, described.modified_at) if described else None
         listing = _OneCard(summary, rows)
         # The operator asks about this card now: nothing is left to an execution in flight.

@@ -11,6 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from cardshare.cards import Card, CardReader
 from cardshare.events import InvalidEventError, parse_card_arn
 from cardshare.policy import ConfigError
 from cardshare.settings import Settings, load_settings
@@ -85,6 +86,18 @@ class Stack:
                 f"shares the cards of {self.account} ({self.region})"
             )
         return parsed.arn
+
+
+def resolve_card(stack: Stack, cards: CardReader, card: str) -> tuple[str, Card | None]:
+    """The card's ARN as SageMaker returns it (what every key uses) and the card; None if it is gone."""
+    given = stack.card_arn(card)
+    described = cards.describe(given)
+    return (described.arn if described else given), described
+
+
+def unknown_card(stack: Stack, arn: str) -> OperatorError:
+    """The error for a card that neither exists nor is still shared."""
+    return OperatorError(f"no model card {arn.rsplit('/', 1)[-1]!r} in {stack.account} ({stack.region})")
 
 
 def open_stack(connection: Connection) -> Stack:

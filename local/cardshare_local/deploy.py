@@ -41,7 +41,8 @@ class Stack:
     environment: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def _merge_globals(template: Mapping[str, Any], kind: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+def merge_globals(template: Mapping[str, Any], kind: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+    """A resource's properties as SAM merges them with ``Globals`` (maps merge, the resource's keys win)."""
     merged = dict(template.get("Globals", {}).get(kind, {}))
     for key, value in properties.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -195,7 +196,7 @@ class Deployer:
         for spec in self._template["Resources"].values():
             if spec["Type"] != "AWS::Serverless::Function":
                 continue
-            props = resolver.resolve(_merge_globals(self._template, "Function", spec["Properties"]))
+            props = resolver.resolve(merge_globals(self._template, "Function", spec["Properties"]))
             environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
             if "CARDSHARE_STAGES" in environment:
                 load_settings({**environment, "AWS_REGION": self.region})
@@ -282,7 +283,7 @@ class Deployer:
         return str(role["Role"]["Arn"])
 
     def _function(self, logical_id: str, spec: dict[str, Any], resolver: Resolver) -> None:
-        props = resolver.resolve(_merge_globals(self._template, "Function", spec["Properties"]))
+        props = resolver.resolve(merge_globals(self._template, "Function", spec["Properties"]))
         name = props.get("FunctionName") or self._physical_name(logical_id)
         environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
         function = self.client("lambda").create_function(

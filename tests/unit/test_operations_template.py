@@ -20,6 +20,7 @@ import pytest
 from template_loader import ROOT, load_template
 
 from cardshare.decisions import Outcome
+from cardshare_local.deploy import merge_globals
 
 TEMPLATE = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
@@ -387,19 +388,9 @@ def test_each_query_runs_on_function_log_groups_and_matches_messages_they_log(qu
 
 
 def merged_function(name: str) -> dict[str, Any]:
-    """A function's properties as SAM merges them with Globals (maps merge, the function's keys win)."""
-    merged: dict[str, Any] = dict(TEMPLATE["Globals"]["Function"])
-    for key, value in RESOURCES[name]["Properties"].items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-            if key == "Environment":
-                merged[key]["Variables"] = {
-                    **TEMPLATE["Globals"]["Function"]["Environment"]["Variables"],
-                    **value.get("Variables", {}),
-                }
-        else:
-            merged[key] = value
-    return merged
+    """A function's properties as SAM merges them with Globals: the local deployer's merge, which the SAM
+    translator tests in tests/integration/test_sam.py hold to SAM's own."""
+    return merge_globals(TEMPLATE, "Function", RESOURCES[name]["Properties"])
 
 
 @pytest.mark.parametrize("function", sorted(of_type("AWS::Serverless::Function")))
