@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from cardshare_local.language_extensions import expand
 from cardshare_local.template import parse_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,51 +24,54 @@ def _template_json() -> str:
     return json.dumps(load_template_text(TEMPLATE.read_text(encoding="utf-8")))
 
 
-def load_template() -> dict[str, Any]:
-    """The repository's template.yaml, parsed (a fresh copy each call, so tests may modify it)."""
+def load_raw_template() -> dict[str, Any]:
+    """template.yaml as written, its Fn::ForEach loops unexpanded (a fresh copy each call)."""
     return json.loads(_template_json())
+
+
+def load_template(parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """template.yaml as CloudFormation sees it after AWS::LanguageExtensions (a fresh copy each call).
+
+    Loops run over the collection parameters' defaults, or over ``parameters`` where given.
+    """
+    raw = load_raw_template()
+    values = {
+        name: str((parameters or {}).get(name, spec.get("Default", ""))).split(",")
+        for name, spec in raw["Parameters"].items()
+        if spec.get("Type") == "CommaDelimitedList"
+    }
+    return expand(raw, values)
 
 
 def parameter_default(name: str) -> str:
     """The Default of one template parameter, as the string CloudFormation would see."""
-    return str(load_template()["Parameters"][name]["Default"])
+    return str(load_raw_template()["Parameters"][name]["Default"])
+
+
+def stage_names() -> list[str]:
+    """The template's default stages, in ladder order."""
+    return parameter_default("Stages").split(",")
 
 
 def default_stages(
     owner_account: str = "123456789012",
     principals: dict[str, str] | None = None,
     share_arns: dict[str, str] | None = None,
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """The stage ladder the template builds from its parameter defaults (dev, test, prod).
 
-    Access per stage and the parameter names are read from the template's CARDSHARE_STAGES
-    ``!Sub``; statuses come from the DevStatuses/TestStatuses/ProdStatuses defaults.
+    Stage names come from ``Stages``; access and statuses from each stage's ``<stage>Access`` and
+    ``<stage>Statuses`` defaults: the same parameters the template's per-stage variables read.
     """
     principals = principals or {}
     shares = share_arns or {}
-    template = load_template()
-    variables_of = {
-        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
-        **template["Resources"]["PlanCardFunction"]["Properties"].get("Environment", {}).get("Variables", {}),
-    }
-    sub = variables_of["CARDSHARE_STAGES"]
-    body, variables = sub["Fn::Sub"]
-    stages = json.loads(body)
-    result = []
-    for stage in stages:
-        name = stage["name"]
-        grants_var = stage["statuses"].strip("${}")
-        # DevGrants: !Join [",", !Ref DevStatuses]
-        statuses_param = variables[grants_var]["Fn::Join"][1]["Ref"]
-        result.append(
-            {
-                "name": name,
-                "access": stage["access"],
-                "principals": principals.get(name, ""),
-                "statuses": parameter_default(statuses_param),
-                "shareArn": shares.get(
-                    name, f"arn:aws:ram:us-east-1:{owner_account}:resource-share/{name}-0000-1111-2222"
-                ),
-            }
-        )
-    return result
+    return [
+        {
+            "name": name,
+            "access": parameter_default(f"{name}Access"),
+            "principals": principals.get(name, ""),
+            "statuses": parameter_default(f"{name}Statuses"),
+            "shareArn": shares.get(name, f"arn:aws:ram:us-east-1:{owner_account}:resource-share/{name}-0000-1111-2222"),
+        }
+        for name in stage_names()
+    ]

@@ -23,6 +23,7 @@ import boto3
 
 from cardshare.settings import load_settings
 from cardshare_local.extensions import lambda_inprocess
+from cardshare_local.language_extensions import expand, uses_language_extensions
 from cardshare_local.template import Resolver, TemplateError, load_template, references
 
 _ASL_VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -148,7 +149,7 @@ class Deployer:
 
     def deploy(self, template_path: Path, parameters: Mapping[str, str]) -> Stack:
         """Create every resource of the template whose condition holds; return the stack."""
-        self._template = load_template(template_path)
+        raw = load_template(template_path)
         pseudo = {
             "AWS::AccountId": self.account,
             "AWS::Region": self.region,
@@ -156,6 +157,9 @@ class Deployer:
             "AWS::StackName": self.stack_name,
             "AWS::URLSuffix": "amazonaws.com",
         }
+        self._template = raw
+        if uses_language_extensions(raw):
+            self._template = expand(raw, Resolver(raw, parameters, pseudo).parameters)
         resolver = Resolver(self._template, parameters, pseudo)
         self._preflight(Resolver(self._template, parameters, pseudo))
         self.stack = Stack(self.stack_name, self.account, self.region, dict(resolver.parameters))
@@ -198,7 +202,7 @@ class Deployer:
                 continue
             props = resolver.resolve(merge_globals(self._template, "Function", spec["Properties"]))
             environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
-            if "CARDSHARE_STAGES" in environment:
+            if "CARDSHARE_STAGE_ORDER" in environment:
                 load_settings({**environment, "AWS_REGION": self.region})
 
     def _register_stack(self, resolver: Resolver) -> None:
@@ -252,6 +256,7 @@ class Deployer:
             principals=props.get("Principals", []),
             permissionArns=props.get("PermissionArns", []),
             allowExternalPrincipals=str(props.get("AllowExternalPrincipals", True)).lower() == "true",
+            tags=[{"key": tag["Key"], "value": tag["Value"]} for tag in props.get("Tags", [])],
         )["resourceShare"]
         resolver.refs[logical_id] = share["resourceShareArn"]
         resolver.attributes[(logical_id, "Arn")] = share["resourceShareArn"]

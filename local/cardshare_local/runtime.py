@@ -35,9 +35,9 @@ PLAN_FUNCTION = "PlanCardFunction"
 
 # The seed setup, and no real sleeping: RAM settles on the next read locally.
 LOCAL_PARAMETERS: dict[str, str] = {
-    "DevAccountIds": DEV_ACCOUNT,
-    "TestAccountIds": TEST_ACCOUNT,
-    "ProdAccountIds": PROD_ACCOUNT,
+    "devAccountIds": DEV_ACCOUNT,
+    "testAccountIds": TEST_ACCOUNT,
+    "prodAccountIds": PROD_ACCOUNT,
     "PollIntervalSeconds": "0",
     # Locally events are delivered at once; these keep the governance waits short but real.
     "EvidenceWaitSeconds": "8",

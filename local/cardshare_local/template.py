@@ -41,6 +41,10 @@ _INTRINSICS = frozenset(
 )
 
 
+# Fn::ForEach::<LoopName>, expanded by language_extensions before anything is resolved.
+_FOR_EACH = re.compile(r"^Fn::ForEach::[A-Za-z0-9]+$")
+
+
 class TemplateError(ValueError):
     """The template uses something the local runtime cannot resolve."""
 
@@ -54,7 +58,7 @@ def _plain(node: Any) -> Any:
     """
     if isinstance(node, dict):
         for key in node:
-            if isinstance(key, str) and key.startswith("Fn::") and key not in _INTRINSICS:
+            if isinstance(key, str) and key.startswith("Fn::") and key not in _INTRINSICS and not _FOR_EACH.match(key):
                 raise TemplateError(f"line {_line(node)}: unknown intrinsic function {key}")
         return {(str(key) if isinstance(key, str) else key): _plain(value) for key, value in node.items()}
     if isinstance(node, list):
@@ -117,6 +121,7 @@ class Resolver:
         self.refs: dict[str, Any] = {}
         self.attributes: dict[tuple[str, str], Any] = {}
         self._conditions: dict[str, bool] = {}
+        self.mappings: Mapping[str, Any] = template.get("Mappings", {})
 
     def _parameter_values(self, overrides: Mapping[str, str]) -> dict[str, Any]:
         declared = self._template.get("Parameters", {})
@@ -227,6 +232,14 @@ def _select(resolver: Resolver, argument: Any) -> Any:
     return resolver.resolve(items)[int(resolver.resolve(index))]
 
 
+def _find_in_map(resolver: Resolver, argument: Any) -> Any:
+    name, top, second = (str(resolver.resolve(item)) for item in argument[:3])
+    try:
+        return resolver.mappings[name][top][second]
+    except KeyError:
+        raise TemplateError(f"Fn::FindInMap [{name}, {top}, {second}]: no such entry") from None
+
+
 def _split(resolver: Resolver, argument: Any) -> list[str]:
     delimiter, text = argument
     return str(resolver.resolve(text)).split(delimiter)
@@ -245,6 +258,7 @@ _FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
     "Fn::Or": lambda r, a: any(r.resolve(x) for x in a),
     "Fn::Select": _select,
     "Fn::Split": _split,
+    "Fn::FindInMap": _find_in_map,
 }
 
 

@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 from moto.events.models import EventPattern
-from template_loader import ROOT, load_template
+from template_loader import ROOT, load_raw_template, load_template, parameter_default, stage_names
 
 from cardshare.evidence_store import EVIDENCE_KEY
 from cardshare.gate_config import GateConfig, RawGateSettings, parse_gate_config
-from cardshare.policy import Access, ladder_from_json
-from cardshare.settings import load_settings
+from cardshare.policy import Access
+from cardshare.settings import Settings, load_settings
+from cardshare_local.deploy import merge_globals
+from cardshare_local.language_extensions import expand
+from cardshare_local.template import Resolver
 from cardshare_local.template import TemplateError, parse_template
 from cardshare_local.template import load_template as read_template_file
 
@@ -225,17 +228,22 @@ def test_ram_calls_in_the_asl_use_the_plans_client_token() -> None:
         assert processor[name]["Resource"].startswith("arn:aws:states:::aws-sdk:ram:")
 
 
-# ---- sharing: read-write dev/test, read-only prod -----------------------------------------------
+# ---- sharing: read-write dev/test, read-only prod, one block per stage -----------------------------
+
+MANAGED_PERMISSION = {"Fn::Sub": "arn:${AWS::Partition}:ram::aws:permission/AWSRAMPermissionSageMakerModelCards"}
+READ_ONLY_PERMISSION = {
+    "Fn::If": ["CreateReadOnlyPermission", {"Fn::GetAtt": ["ReadOnlyPermission", "Arn"]}, {"Ref": "ReadOnlyPermissionArn"}]
+}
 
 
 def shares() -> dict[str, dict[str, Any]]:
     found = of_type("AWS::RAM::ResourceShare")
-    assert set(found) == {"DevShare", "TestShare", "ProdShare"}
+    assert set(found) == {f"{stage}Share1" for stage in stage_names()}
     return found
 
 
 def permission_actions() -> tuple[list[str], list[str]]:
-    """The prod permission's actions: (with export allowed, without)."""
+    """The read-only permission's actions: (with export allowed, without)."""
     (permission,) = of_type("AWS::RAM::Permission").values()
     properties = permission["Properties"]
     assert properties["ResourceType"] == "sagemaker:ModelCard"
@@ -244,13 +252,13 @@ def permission_actions() -> tuple[list[str], list[str]]:
     assert "Resource" not in template
     assert "Principal" not in template
     condition, export, no_export = template["Action"]["Fn::If"]
-    assert TEMPLATE["Conditions"][condition] == {"Fn::Equals": [{"Ref": "ProdAllowExport"}, "true"]}
-    assert TEMPLATE["Parameters"]["ProdAllowExport"]["Default"] == "false"
+    assert TEMPLATE["Conditions"][condition] == {"Fn::Equals": [{"Ref": "ReadOnlyAllowExport"}, "true"]}
+    assert TEMPLATE["Parameters"]["ReadOnlyAllowExport"]["Default"] == "false"
     return as_list(export), as_list(no_export)
 
 
 @pytest.mark.parametrize("branch", ["export", "no-export"])
-def test_prod_permission_grants_no_write_action(branch: str) -> None:
+def test_read_only_permission_grants_no_write_action(branch: str) -> None:
     export, no_export = permission_actions()
     actions = export if branch == "export" else no_export
     assert actions, "an empty permission"
@@ -264,47 +272,77 @@ def test_prod_permission_grants_no_write_action(branch: str) -> None:
             assert verb == "CreateModelCardExportJob", action
 
 
-def test_prod_permission_is_describe_and_list_versions_plus_export_when_allowed() -> None:
+def test_read_only_permission_is_describe_and_list_versions_plus_export_when_allowed() -> None:
     export, no_export = permission_actions()
     read = {"sagemaker:DescribeModelCard", "sagemaker:ListModelCardVersions"}
     assert set(no_export) == read
     assert set(export) == read | {"sagemaker:CreateModelCardExportJob", "sagemaker:DescribeModelCardExportJob"}
 
 
-def test_prod_share_uses_the_read_only_permission_or_the_parameter() -> None:
-    (permission_name,) = of_type("AWS::RAM::Permission")
-    (arn,) = shares()["ProdShare"]["Properties"]["PermissionArns"]
-    condition, created, given = arn["Fn::If"]
-    assert created == {"Fn::GetAtt": [permission_name, "Arn"]}
-    assert given == {"Ref": "ProdPermissionArn"}
-    assert TEMPLATE["Conditions"][condition] == {"Fn::Equals": [{"Ref": "ProdPermissionArn"}, ""]}
-    assert RESOURCES[permission_name].get("Condition") == condition
-    assert TEMPLATE["Parameters"]["ProdPermissionArn"]["Default"] == ""
+def share_permission(share: dict[str, Any], access: str) -> Any:
+    """The permission a share gets for a stage of ``access``: its Select, evaluated as CloudFormation would."""
+    (selection,) = share["Properties"]["PermissionArns"]
+    index, choices = selection["Fn::Select"]
+    mapping, key, attribute = index["Fn::FindInMap"]
+    assert key["Ref"].endswith("Access"), key
+    return choices[int(TEMPLATE["Mappings"][mapping][access][attribute])]
 
 
-@pytest.mark.parametrize("share", ["DevShare", "TestShare"])
-def test_dev_and_test_use_the_managed_model_card_permission(share: str) -> None:
-    (arn,) = shares()[share]["Properties"]["PermissionArns"]
-    assert arn == {"Fn::Sub": "arn:${AWS::Partition}:ram::aws:permission/AWSRAMPermissionSageMakerModelCards"}
+@pytest.mark.parametrize("stage", ["dev", "test", "prod"])
+def test_each_stage_share_gets_the_permission_of_its_access(stage: str) -> None:
+    share = shares()[f"{stage}Share1"]
+    (selection,) = share["Properties"]["PermissionArns"]
+    assert selection["Fn::Select"][0]["Fn::FindInMap"][1] == {"Ref": f"{stage}Access"}
+    access = parameter_default(f"{stage}Access")
+    expected = READ_ONLY_PERMISSION if access == "read-only" else MANAGED_PERMISSION
+    assert share_permission(share, access) == expected
+    assert access == ("read-only" if stage == "prod" else "read-write")
 
 
-@pytest.mark.parametrize("share", ["DevShare", "TestShare", "ProdShare"])
-def test_shares_keep_external_principals_out_by_default(share: str) -> None:
-    value = shares()[share]["Properties"]["AllowExternalPrincipals"]
-    assert value == {"Ref": "AllowExternalPrincipals"}
+def test_read_only_access_can_never_select_the_writable_permission() -> None:
+    """Attack: a read-only stage whose Select picked the managed (read-write) permission."""
+    for share in shares().values():
+        assert share_permission(share, "read-only") == READ_ONLY_PERMISSION
+        assert share_permission(share, "read-write") == MANAGED_PERMISSION
+    allowed = {stage: TEMPLATE["Parameters"][f"{stage}Access"]["AllowedValues"] for stage in stage_names()}
+    assert all(set(values) == set(TEMPLATE["Mappings"]["AccessPermission"]) for values in allowed.values())
+
+
+def test_the_read_only_permission_is_created_unless_one_is_given() -> None:
+    assert RESOURCES["ReadOnlyPermission"].get("Condition") == "CreateReadOnlyPermission"
+    assert TEMPLATE["Conditions"]["CreateReadOnlyPermission"] == {"Fn::Equals": [{"Ref": "ReadOnlyPermissionArn"}, ""]}
+    assert TEMPLATE["Parameters"]["ReadOnlyPermissionArn"]["Default"] == ""
+
+
+def test_shares_keep_external_principals_out_by_default() -> None:
+    for name, share in shares().items():
+        assert share["Properties"]["AllowExternalPrincipals"] == {"Ref": "AllowExternalPrincipals"}, name
     parameter = TEMPLATE["Parameters"]["AllowExternalPrincipals"]
     assert parameter["Default"] == "false"
     assert set(parameter["AllowedValues"]) == {"true", "false"}
 
 
-@pytest.mark.parametrize(("share", "parameter"), [("DevShare", "Dev"), ("TestShare", "Test"), ("ProdShare", "Prod")])
-def test_share_principals_come_from_their_parameter(share: str, parameter: str) -> None:
-    principals = shares()[share]["Properties"]["Principals"]
-    condition, given, none = principals["Fn::If"]
-    assert given == {"Ref": f"{parameter}AccountIds"}
-    assert none == {"Ref": "AWS::NoValue"}
-    assert TEMPLATE["Parameters"][f"{parameter}AccountIds"]["Type"] == "CommaDelimitedList"
-    assert f"{parameter}AccountIds" in json.dumps(TEMPLATE["Conditions"][condition])
+@pytest.mark.parametrize("stage", ["dev", "test", "prod"])
+def test_share_principals_come_from_their_stages_required_parameter(stage: str) -> None:
+    assert shares()[f"{stage}Share1"]["Properties"]["Principals"] == {"Ref": f"{stage}AccountIds"}
+    parameter = TEMPLATE["Parameters"][f"{stage}AccountIds"]
+    assert parameter["Type"] == "CommaDelimitedList"
+    # No default: RAM refuses an empty principal, so a stage without accounts is a deploy error.
+    assert "Default" not in parameter
+
+
+def test_every_share_is_named_after_the_stack_stage_and_slot_and_tagged_with_the_stack() -> None:
+    for name, share in shares().items():
+        stage = name.removesuffix("Share1")
+        assert share["Properties"]["Name"] == {"Fn::Sub": f"${{AWS::StackName}}-{stage}-1"}
+        assert {"Key": "cardshare:stack", "Value": {"Ref": "AWS::StackName"}} in share["Properties"]["Tags"]
+
+
+def test_each_stage_has_one_share_per_slot() -> None:
+    template = load_template({"ShareSlots": "1,2,3"})
+    found = {name for name, spec in template["Resources"].items() if spec["Type"] == "AWS::RAM::ResourceShare"}
+    assert found == {f"{stage}Share{slot}" for stage in stage_names() for slot in "123"}
+    assert template["Resources"]["prodShare3"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-prod-3"}
 
 
 # ---- least privilege ----------------------------------------------------------------------------------
@@ -341,18 +379,23 @@ def test_no_statement_denies_nothing_or_allows_every_action() -> None:
 RAM_READS = ("ram:Get", "ram:List")
 
 
-def test_ram_write_actions_are_scoped_to_the_stacks_shares() -> None:
-    share_arns = [{"Fn::GetAtt": [name, "Arn"]} for name in shares()]
+SHARES_OF_THIS_ACCOUNT = {"Fn::Sub": "arn:${AWS::Partition}:ram:${AWS::Region}:${AWS::AccountId}:resource-share/*"}
+THIS_STACKS_TAG = {"StringEquals": {"aws:ResourceTag/cardshare:stack": {"Ref": "AWS::StackName"}}}
+
+
+def test_ram_write_actions_are_scoped_to_the_shares_tagged_with_this_stack() -> None:
     writes_seen = 0
     for holder, statement in statements():
         actions = [a for a in as_list(statement["Action"]) if a.startswith("ram:") and not a.startswith(RAM_READS)]
         if not actions:
             continue
         writes_seen += 1
-        resources = as_list(statement["Resource"])
-        assert "*" not in resources, f"{holder}: {actions} on *"
-        assert all(resource in share_arns for resource in resources), f"{holder}: {actions} on {resources}"
+        assert statement["Effect"] == "Allow"
+        assert as_list(statement["Resource"]) == [SHARES_OF_THIS_ACCOUNT], f"{holder}: {actions}"
+        # Attack: without the condition the role could change any share of the account.
+        assert statement.get("Condition") == THIS_STACKS_TAG, f"{holder}: {actions} not limited to this stack"
         assert not any(a.startswith("ram:Delete") or a.startswith("ram:Update") for a in actions), holder
+        assert not any(a.startswith("ram:Tag") or a.startswith("ram:Untag") for a in actions), holder
     assert writes_seen >= 1
 
 
@@ -527,57 +570,51 @@ def function_environment(function: str = "PlanCardFunction") -> dict[str, Any]:
     return {**shared, **own}
 
 
+LADDER_BLOCK = re.compile(r"^CARDSHARE_(STAGE|SHARE)_")
+
+
 def test_the_functions_set_every_variable_settings_reads() -> None:
     """Settings serve the plan function and the reconciler: together they set all it reads, nothing more."""
     source = (ROOT / "layers" / "cardshare" / "cardshare" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'"(CARDSHARE_[A-Z_]+)"', source))
     assert "CARDSHARE_RECONCILE_GRACE_SECONDS" in read
     plan, reconciler = function_environment(), function_environment("ReconcileFunction")
-    assert read == {name for name in {**plan, **reconciler} if name.startswith("CARDSHARE_")} - {
+    set_by_template = {name for name in {**plan, **reconciler} if name.startswith("CARDSHARE_")}
+    per_stage = {name for name in set_by_template if re.match(r"^CARDSHARE_(STAGE|SHARE)_[a-z]", name)}
+    assert per_stage == {f"CARDSHARE_STAGE_{s}" for s in stage_names()} | {f"CARDSHARE_SHARE_{s}_1" for s in stage_names()}
+    # CARDSHARE_STAGES is the one-document form for functions run outside the stack (env.json).
+    assert read - {"CARDSHARE_STAGES"} == set_by_template - per_stage - {
         "CARDSHARE_DRY_RUN",  # the reconcile handler's own switch, not a setting
         "CARDSHARE_STATE_MACHINE_ARN",
     }
-    # The reconciler's window is made of the plan function's waits: the two must agree.
-    for name in ("CARDSHARE_EVIDENCE_WAIT_SECONDS", "CARDSHARE_QUIET_SECONDS", "CARDSHARE_STAGES"):
+    # The reconciler's window is made of the plan function's waits, and it repairs against the same
+    # ladder: the two must agree.
+    for name in ("CARDSHARE_EVIDENCE_WAIT_SECONDS", "CARDSHARE_QUIET_SECONDS"):
         assert plan[name] == reconciler[name], name
+    ladder = {name: value for name, value in plan.items() if LADDER_BLOCK.match(name)}
+    assert ladder == {name: value for name, value in reconciler.items() if LADDER_BLOCK.match(name)}
+    assert len(ladder) == 2 + 2 * len(stage_names())
 
 
-def rendered_stages(values: dict[str, str]) -> str:
-    body, variables = function_environment()["CARDSHARE_STAGES"]["Fn::Sub"]
-    assert set(re.findall(r"\$\{([^}]*)\}", body)) == set(variables)
-    return re.sub(r"\$\{([^}]*)\}", lambda match: values[match.group(1)], body)
+def rendered_settings(overrides: dict[str, str], function: str = "PlanCardFunction") -> Settings:
+    """The settings a function loads once CloudFormation has rendered its environment for ``overrides``.
 
-
-def parameters_to_stages(overrides: dict[str, str]) -> str:
-    """Render CARDSHARE_STAGES the way CloudFormation would for the given parameter values."""
-    _, variables = function_environment()["CARDSHARE_STAGES"]["Fn::Sub"]
-    values = {}
-    for name, expression in variables.items():
-        if "Fn::Join" in expression:
-            parameter = expression["Fn::Join"][1]["Ref"]
-            default = TEMPLATE["Parameters"][parameter]["Default"]
-            values[name] = overrides.get(parameter, default)
-        else:
-            share = expression["Fn::GetAtt"][0]
-            values[name] = f"arn:aws:ram:us-east-1:{ACCOUNT}:resource-share/{share.lower()}-1234"
-    return rendered_stages(values)
+    The local deployer's resolver stands in for CloudFormation, with placeholder ARNs for the
+    resources (as its preflight does).
+    """
+    template = load_template(overrides)
+    parameters = {f"{stage}AccountIds": "" for stage in stage_names()} | overrides
+    resolver = Resolver(template, parameters, {"AWS::AccountId": ACCOUNT, "AWS::Region": "us-east-1", "AWS::StackName": "cardshare", "AWS::Partition": "aws"})
+    for name in template["Resources"]:
+        resolver.refs[name] = f"arn:aws:ram:us-east-1:{ACCOUNT}:resource-share/{name.lower()}-1234"
+        resolver.attributes[(name, "Arn")] = resolver.refs[name]
+    spec = template["Resources"][function]["Properties"]
+    variables = resolver.resolve(merge_globals(template, "Function", spec))["Environment"]["Variables"]
+    return load_settings({**{k: str(v) for k, v in variables.items()}, "AWS_REGION": "us-east-1"})
 
 
 def test_stages_the_template_renders_with_its_defaults_are_valid() -> None:
-    environment = {"CARDSHARE_ACCOUNT_ID": ACCOUNT, "AWS_REGION": "us-east-1"}
-    environment["CARDSHARE_STAGES"] = parameters_to_stages({})
-    for key in ("CARDSHARE_POLL_SECONDS", "CARDSHARE_MAX_POLLS", "CARDSHARE_MAX_ROUNDS", "CARDSHARE_ENFORCEMENT"):
-        parameter = function_environment()[key]["Ref"]
-        environment[key] = str(TEMPLATE["Parameters"][parameter]["Default"])
-    for key in ("CARDSHARE_REQUIRED_FIELDS", "CARDSHARE_APPROVERS"):
-        separator, reference = function_environment()[key]["Fn::Join"]
-        assert separator == ","
-        environment[key] = str(TEMPLATE["Parameters"][reference["Ref"]]["Default"])
-    assert function_environment()["CARDSHARE_LEDGER_TABLE"] == {"Ref": ledger_table_name()}
-    environment["CARDSHARE_LEDGER_TABLE"] = "cardshare-DecisionLedgerTable-1234"
-    for key in ("CARDSHARE_EVIDENCE_WAIT_SECONDS", "CARDSHARE_QUIET_SECONDS"):
-        environment[key] = str(TEMPLATE["Parameters"][function_environment()[key]["Ref"]]["Default"])
-    settings = load_settings(environment)
+    settings = rendered_settings({})
     # The defaults are the gates' own defaults: the issue's required fields, no allow-list, alert,
     # and approvers from the model-card account only.
     expected = parse_gate_config(RawGateSettings(), ACCOUNT, GateConfig().evidence_wait_seconds)
@@ -590,6 +627,22 @@ def test_stages_the_template_renders_with_its_defaults_are_valid() -> None:
         Access.READ_ONLY,
     ]
     assert all(stage.principals == () for stage in settings.ladder.stages)
+    assert rendered_settings({}, "ReconcileFunction").ladder == settings.ladder
+
+
+def test_a_stage_added_by_parameters_alone_joins_the_ladder_in_order() -> None:
+    """A fourth stage is a name in Stages plus its parameters: no other change."""
+    template = load_raw_template()
+    template["Parameters"] |= {
+        "stagingAccountIds": {"Type": "CommaDelimitedList"},
+        "stagingStatuses": {"Type": "CommaDelimitedList", "Default": "Approved"},
+        "stagingAccess": {"Type": "String", "Default": "read-only", "AllowedValues": ["read-write", "read-only"]},
+    }
+    expanded = expand(template, {"Stages": ["dev", "test", "staging", "prod"], "ShareSlots": ["1"]})
+    assert expanded["Resources"]["stagingShare1"]["Properties"]["Principals"] == {"Ref": "stagingAccountIds"}
+    variables = expanded["Resources"]["PlanCardFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["CARDSHARE_SHARE_staging_1"] == {"Fn::GetAtt": ["stagingShare1", "Arn"]}
+    assert "stagingShare1Arn" in expanded["Outputs"]
 
 
 def samconfig_overrides() -> dict[str, dict[str, str]]:
@@ -608,8 +661,9 @@ def test_samconfig_environments_give_a_valid_ladder() -> None:
     assert environments
     for env, overrides in environments.items():
         assert set(overrides) <= set(TEMPLATE["Parameters"]), f"{env}: unknown parameter"
-        ladder = ladder_from_json(parameters_to_stages(overrides), ACCOUNT)
-        assert len(ladder.stages) == 3, env
+        ladder = rendered_settings(overrides).ladder
+        assert [stage.name for stage in ladder.stages] == stage_names(), env
+        assert all(stage.principals for stage in ladder.stages), f"{env}: a stage without accounts"
 
         def value(parameter: str, overrides: dict[str, str] = overrides) -> str:
             return str(overrides.get(parameter, TEMPLATE["Parameters"][parameter]["Default"]))
@@ -692,6 +746,8 @@ def test_every_end_after_the_plan_passes_a_ledger_record() -> None:
 
 # One case per short-form tag the template uses, each a line of template.yaml and the long form the
 # deploy's resolver reads there. The line must still be in the template, so the case stays real.
+LADDER = ("Resources", "PlanCardFunction", "Properties", "Environment", "Variables", "Fn::ForEach::StageLadder")
+SHARES = ("Resources", "Fn::ForEach::StageShares", 2, "Fn::ForEach::Slots", 2, "${Stage}Share${Slot}", "Properties")
 TAG_CASES = [
     pytest.param(
         "CARDSHARE_LEDGER_TABLE: !Ref DecisionLedgerTable",
@@ -700,15 +756,15 @@ TAG_CASES = [
         id="Ref",
     ),
     pytest.param(
-        "Value: !GetAtt DevShare.Arn",
-        ("Outputs", "DevShareArn", "Value"),
-        {"Fn::GetAtt": ["DevShare", "Arn"]},
+        "- !If [CreateReadOnlyPermission, !GetAtt ReadOnlyPermission.Arn, !Ref ReadOnlyPermissionArn]",
+        (*SHARES, "PermissionArns", 0, "Fn::Select", 1, 1),
+        READ_ONLY_PERMISSION,
         id="GetAtt-dotted",
     ),
     pytest.param(
-        'Name: !Sub "${AWS::StackName}-dev"',
-        ("Resources", "DevShare", "Properties", "Name"),
-        {"Fn::Sub": "${AWS::StackName}-dev"},
+        'Name: !Sub "${AWS::StackName}-${Stage}-${Slot}"',
+        (*SHARES, "Name"),
+        {"Fn::Sub": "${AWS::StackName}-${Stage}-${Slot}"},
         id="Sub-string",
     ),
     pytest.param(
@@ -718,36 +774,42 @@ TAG_CASES = [
         id="Join",
     ),
     pytest.param(
-        "Principals: !If [HasDevPrincipals, !Ref DevAccountIds, !Ref AWS::NoValue]",
-        ("Resources", "DevShare", "Properties", "Principals"),
-        {"Fn::If": ["HasDevPrincipals", {"Ref": "DevAccountIds"}, {"Ref": "AWS::NoValue"}]},
+        "AlarmActions: [!If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]]",
+        ("Resources", "FailedExecutionsAlarm", "Properties", "AlarmActions", 0),
+        {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]},
         id="If",
     ),
     pytest.param(
-        'CreateProdPermission: !Equals [!Ref ProdPermissionArn, ""]',
-        ("Conditions", "CreateProdPermission"),
-        {"Fn::Equals": [{"Ref": "ProdPermissionArn"}, ""]},
+        'CreateReadOnlyPermission: !Equals [!Ref ReadOnlyPermissionArn, ""]',
+        ("Conditions", "CreateReadOnlyPermission"),
+        {"Fn::Equals": [{"Ref": "ReadOnlyPermissionArn"}, ""]},
         id="Equals",
     ),
     pytest.param(
-        'HasDevPrincipals: !Not [!Equals [!Join ["", !Ref DevAccountIds], ""]]',
-        ("Conditions", "HasDevPrincipals"),
-        {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "DevAccountIds"}]}, ""]}]},
-        id="Not",
+        '- !FindInMap [AccessPermission, !Ref {"Fn::Sub": "${Stage}Access"}, Index]',
+        (*SHARES, "PermissionArns", 0, "Fn::Select", 0),
+        {"Fn::FindInMap": ["AccessPermission", {"Ref": {"Fn::Sub": "${Stage}Access"}}, "Index"]},
+        id="FindInMap",
+    ),
+    pytest.param(
+        "- !Select",
+        (*SHARES, "PermissionArns", 0, "Fn::Select", 1, 0),
+        MANAGED_PERMISSION,
+        id="Select",
     ),
 ]
 
 
-def at(document: Any, path: tuple[str, ...]) -> Any:
+def at(document: Any, path: tuple[str | int, ...]) -> Any:
     for key in path:
         document = document[key]
     return document
 
 
 @pytest.mark.parametrize(("line", "path", "long_form"), TAG_CASES)
-def test_short_form_tags_read_as_their_long_form(line: str, path: tuple[str, ...], long_form: Any) -> None:
+def test_short_form_tags_read_as_their_long_form(line: str, path: tuple[str | int, ...], long_form: Any) -> None:
     assert line in (ROOT / "template.yaml").read_text(encoding="utf-8"), "the case is no longer in the template"
-    assert at(TEMPLATE, path) == long_form
+    assert at(load_raw_template(), path) == long_form
 
 
 def test_every_tag_the_template_uses_has_a_case() -> None:
@@ -757,13 +819,12 @@ def test_every_tag_the_template_uses_has_a_case() -> None:
 
 
 def test_sub_with_a_variable_map_is_a_text_and_a_mapping() -> None:
-    """The block form ``!Sub [text, {name: value}]`` that renders CARDSHARE_STAGES."""
-    sub = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["CARDSHARE_STAGES"]
-    text, variables = sub["Fn::Sub"]
-    assert text.startswith('[{"name":"dev","access":"read-write","principals":"${DevPrincipals}"')
-    assert "\n" not in text  # folded (>-): one line, as CloudFormation substitutes it
-    assert variables["DevShareArn"] == {"Fn::GetAtt": ["DevShare", "Arn"]}
-    assert variables["DevGrants"] == {"Fn::Join": [",", {"Ref": "DevStatuses"}]}
+    """The block form ``!Sub [text, {name: value}]`` that renders each stage's CARDSHARE_STAGE_<stage>."""
+    _, _, fragment = at(load_raw_template(), LADDER)
+    text, variables = fragment["CARDSHARE_STAGE_${Stage}"]["Fn::Sub"]
+    assert text == '{"access":"${Access}","principals":"${Principals}","statuses":"${Grants}"}'
+    assert variables["Grants"] == {"Fn::Join": [",", {"Ref": {"Fn::Sub": "${Stage}Statuses"}}]}
+    assert variables["Access"] == {"Ref": {"Fn::Sub": "${Stage}Access"}}
 
 
 def test_the_reader_returns_plain_python_types() -> None:

@@ -118,6 +118,9 @@ def _stage(raw: Mapping[str, object], index: int, owner_account: str) -> Stage:
         except ValueError as error:
             raise ConfigError(str(error)) from None
     share_arn = raw.get("shareArn")
+    shares = raw.get("shareArns")
+    if isinstance(shares, list) and len(shares) == 1:
+        share_arn = shares[0]
     if not isinstance(share_arn, str) or not _SHARE_ARN.match(share_arn):
         raise ConfigError(f"{where}.shareArn: {share_arn!r} is not a RAM resource share ARN")
     return Stage(name, access, principals, frozenset(statuses), share_arn)

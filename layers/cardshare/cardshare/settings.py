@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cardshare.convergence import Limits
 from cardshare.gate_config import GateConfig, RawGateSettings, parse_gate_config
-from cardshare.policy import ConfigError, StageLadder, ladder_from_json
+from cardshare.policy import ConfigError, StageLadder, build_ladder, ladder_from_json
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,48 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     return value
 
 
+def load_ladder(env: Mapping[str, str], account: str) -> StageLadder:
+    """The stage ladder, from the template's per-stage variables or one ``CARDSHARE_STAGES`` document.
+
+    The template sets ``CARDSHARE_STAGE_ORDER`` (stage names), ``CARDSHARE_SHARE_SLOTS`` (share labels),
+    and per stage ``CARDSHARE_STAGE_<stage>`` (JSON: access, principals, statuses) and
+    ``CARDSHARE_SHARE_<stage>_<slot>`` (a share ARN). ``CARDSHARE_STAGES`` holds the same ladder as one
+    JSON list, for a function run outside the stack (tests, ``sam local invoke`` with env.json).
+    """
+    order = env.get("CARDSHARE_STAGE_ORDER")
+    if order is None:
+        stages = env.get("CARDSHARE_STAGES")
+        if not stages:
+            raise ConfigError("CARDSHARE_STAGE_ORDER: not set (nor CARDSHARE_STAGES)")
+        return ladder_from_json(stages, account)
+    slots = [slot for slot in env.get("CARDSHARE_SHARE_SLOTS", "").split(",") if slot.strip()]
+    if not slots:
+        raise ConfigError("CARDSHARE_SHARE_SLOTS: not set")
+    raw: list[dict[str, object]] = []
+    for name in (stage.strip() for stage in order.split(",") if stage.strip()):
+        stage = dict(_json_object(env, f"CARDSHARE_STAGE_{name}"), name=name)
+        stage["shareArns"] = [_required(env, f"CARDSHARE_SHARE_{name}_{slot.strip()}") for slot in slots]
+        raw.append(stage)
+    return build_ladder(raw, account)
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if not value:
+        raise ConfigError(f"{name}: not set")
+    return value
+
+
+def _json_object(env: Mapping[str, str], name: str) -> dict[str, object]:
+    try:
+        value = json.loads(_required(env, name))
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{name}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name}: expected a JSON object")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read ``CARDSHARE_*`` variables (and AWS_REGION); raise :class:`ConfigError` naming the variable."""
     env = os.environ if env is None else env
@@ -52,10 +95,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", "")
     if not region:
         raise ConfigError("AWS_REGION: not set")
-    stages = env.get("CARDSHARE_STAGES")
-    if not stages:
-        raise ConfigError("CARDSHARE_STAGES: not set")
-    ladder = ladder_from_json(stages, account)
+    ladder = load_ladder(env, account)
     limits = Limits(
         poll_seconds=_int(env, "CARDSHARE_POLL_SECONDS", 5, 0),
         max_polls=_int(env, "CARDSHARE_MAX_POLLS", 24, 1),
