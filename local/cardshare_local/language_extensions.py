@@ -96,9 +96,7 @@ def _replace(text: Any, identifiers: Mapping[str, str]) -> Any:
     return text
 
 
-def _loop(
-    key: str, value: Any, identifiers: Mapping[str, str], parameters: Mapping[str, Any]
-) -> dict[str, Any]:
+def _loop(key: str, value: Any, identifiers: Mapping[str, str], parameters: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(value, list) or len(value) != 3 or not isinstance(value[0], str):
         raise TemplateError(f"{key}: expected [Identifier, Collection, Fragment]")
     identifier, collection, fragment = value
@@ -111,9 +109,7 @@ def _loop(
     return generated
 
 
-def _collection(
-    key: str, collection: Any, identifiers: Mapping[str, str], parameters: Mapping[str, Any]
-) -> list[str]:
+def _collection(key: str, collection: Any, identifiers: Mapping[str, str], parameters: Mapping[str, Any]) -> list[str]:
     if isinstance(collection, dict) and set(collection) == {"Ref"}:
         name = collection["Ref"]
         values = parameters.get(name)

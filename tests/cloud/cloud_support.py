@@ -226,7 +226,7 @@ def permission_problems(
 ) -> list[str]:
     """What is wrong with the prod share's permission, from ListResourceSharePermissions rows (none: fine).
 
-    ``created_by_stack``: the stack made its read-only permission (ProdPermissionArn empty), so it must
+    ``created_by_stack``: the stack made its read-only permission (ReadOnlyPermissionArn empty), so it must
     be customer managed; ``grants_update``: the share's permission allows sagemaker:UpdateModelCard.
     """
     row = next((p for p in permissions if p.get("arn") == expected_arn), None)

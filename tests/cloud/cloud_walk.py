@@ -215,7 +215,7 @@ class CloudTarget:
     def prod_permission_problems(self) -> list[str]:
         """What is wrong with the prod share's permission (empty: RAM accepted and attached it)."""
         ram = self.client(self.owner, "ram")
-        prod = self.stack.outputs["ProdShareArn"]
+        prod = self.stack.outputs["prodShare1Arn"]
         permissions: list[dict[str, Any]] = []
         request: dict[str, Any] = {"resourceShareArn": prod}
         while True:  # botocore has no paginator for this operation
@@ -226,7 +226,7 @@ class CloudTarget:
             request["nextToken"] = page["nextToken"]
         return permission_problems(
             permissions,
-            self.stack.outputs["ProdPermission"],
+            self.stack.outputs["ReadOnlyPermission"],
             created_by_stack=_stack_made_permission(self.stack),
             grants_update=ResourceShares(ram).grants_update(prod),
         )
@@ -259,6 +259,6 @@ class CloudTarget:
 
 
 def _stack_made_permission(stack: Stack) -> bool:
-    # With ProdPermissionArn empty the stack creates "<stack>-model-card-read-only"; a permission
+    # With ReadOnlyPermissionArn empty the stack creates "<stack>-model-card-read-only"; a permission
     # passed in is someone else's and may be AWS managed, so its type is not checked.
-    return stack.outputs.get("ProdPermission", "").rsplit("/", 1)[-1] == f"{stack.name}-model-card-read-only"
+    return stack.outputs.get("ReadOnlyPermission", "").rsplit("/", 1)[-1] == f"{stack.name}-model-card-read-only"

@@ -57,7 +57,7 @@ def test_ram_accepts_the_stacks_read_only_permission_for_prod(cloud_target: Clou
     assert not problems, (
         "the prod share's permission is not usable: "
         + "; ".join(problems)
-        + ". Deploy with ProdPermissionArn set to an existing read-only permission and keep the prod guard/SCP."
+        + ". Deploy with ReadOnlyPermissionArn set to an existing read-only permission and keep the prod guard/SCP."
     )
     if "prod associated" not in OBSERVED:
         why = (

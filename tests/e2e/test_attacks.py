@@ -373,7 +373,7 @@ def test_control_an_approved_card_archived_keeps_prod_read_only(system: LocalAws
 
 @pytest.mark.parametrize(
     "system",
-    [{"ProdPermissionArn": "arn:aws:ram::aws:permission/AWSRAMPermissionSageMakerModelCards"}],
+    [{"ReadOnlyPermissionArn": "arn:aws:ram::aws:permission/AWSRAMPermissionSageMakerModelCards"}],
     indirect=True,
 )
 def test_a_writable_prod_permission_is_refused_before_sharing(system: LocalAws) -> None:

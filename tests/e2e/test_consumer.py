@@ -24,7 +24,7 @@ from cardshare_local.extensions import ram
 from cardshare_local.runtime import LocalAws
 
 ROOT = Path(__file__).resolve().parents[2]
-EXTERNAL_DEV = {"AllowExternalPrincipals": "true", "DevAccountIds": f"{DEV_ACCOUNT},{EXTERNAL_ACCOUNT}"}
+EXTERNAL_DEV = {"AllowExternalPrincipals": "true", "devAccountIds": f"{DEV_ACCOUNT},{EXTERNAL_ACCOUNT}"}
 KEY = f"arn:aws:kms:us-east-1:{MODEL_CARD_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 

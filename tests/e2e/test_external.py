@@ -20,7 +20,7 @@ from e2e_support import (
 from cardshare_local.accounts import DEV_ACCOUNT, EXTERNAL_ACCOUNT, MODEL_CARD_ACCOUNT
 from cardshare_local.runtime import LocalAws, local_aws
 
-EXTERNAL_DEV = {"AllowExternalPrincipals": "true", "DevAccountIds": f"{DEV_ACCOUNT},{EXTERNAL_ACCOUNT}"}
+EXTERNAL_DEV = {"AllowExternalPrincipals": "true", "devAccountIds": f"{DEV_ACCOUNT},{EXTERNAL_ACCOUNT}"}
 
 
 def create(system: LocalAws, name: str) -> str:
@@ -76,7 +76,7 @@ def test_external_account_sees_nothing_until_it_accepts_the_invitation(system: L
 
 
 def test_external_principal_without_allow_external_principals_fails_the_deploy() -> None:
-    with pytest.raises(ClientError) as refused, local_aws({"DevAccountIds": f"{DEV_ACCOUNT},{EXTERNAL_ACCOUNT}"}):
+    with pytest.raises(ClientError) as refused, local_aws({"devAccountIds": f"{DEV_ACCOUNT},{EXTERNAL_ACCOUNT}"}):
         pytest.fail("the stack deployed with an external principal and AllowExternalPrincipals=false")
     assert error_code(refused) == "InvalidParameterException"
     message = str(refused.value)

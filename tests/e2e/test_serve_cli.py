@@ -203,7 +203,7 @@ def test_the_readme_commands_share_the_card_through_the_real_entry_point(server:
     assert not failed, [(e["status"], e.get("error"), e.get("cause")) for e in failed]
 
     # Dev, test and prod have the card: another person (the approver's profile) approved it.
-    stages = {outputs["DevShareArn"]: "dev", outputs["TestShareArn"]: "test", outputs["ProdShareArn"]: "prod"}
+    stages = {outputs["devShare1Arn"]: "dev", outputs["testShare1Arn"]: "test", outputs["prodShare1Arn"]: "prod"}
     rows = aws.client("ram", endpoint_url=server.url).get_resource_share_associations(
         associationType="RESOURCE", resourceArn=card_arn
     )["resourceShareAssociations"]

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
 SHARES = {"dev": "DevShare", "test": "TestShare", "prod": "ProdShare"}
-PRINCIPAL_PARAMETERS = {"dev": "DevAccountIds", "test": "TestAccountIds", "prod": "ProdAccountIds"}
+PRINCIPAL_PARAMETERS = {"dev": "devAccountIds", "test": "testAccountIds", "prod": "prodAccountIds"}
 MANAGED = ram_ext.MODEL_CARD_PERMISSION_ARN
 MANAGED_EXPORT = ram_ext.MODEL_CARD_EXPORT_PERMISSION_ARN
 
@@ -130,14 +130,14 @@ class TestTheDefaultDeploy:
         assert system.share_arns[stage] == arn == system.stack.outputs[f"{SHARES[stage].removesuffix('Share')}ShareArn"]
 
     def test_dev_and_test_use_the_managed_permission_and_prod_the_stacks_read_only_one(self, system: LocalAws) -> None:
-        permission = system.stack.resources["ProdReadOnlyPermission"]
+        permission = system.stack.resources["ReadOnlyPermission"]
         ram = system.session().client("ram")
 
         assert permissions_of(system, system.share_arns["dev"]) == [MANAGED]
         assert permissions_of(system, system.share_arns["test"]) == [MANAGED]
         assert permissions_of(system, system.share_arns["prod"]) == [permission]
         assert customer_managed_permissions(system) == [permission]
-        assert system.stack.outputs["ProdPermission"] == permission
+        assert system.stack.outputs["ReadOnlyPermission"] == permission
         document = json.loads(ram.get_permission(permissionArn=permission)["permission"]["permission"])
         assert sorted(document["Action"]) == ["sagemaker:DescribeModelCard", "sagemaker:ListModelCardVersions"]
 
@@ -195,7 +195,7 @@ class TestTheDefaultDeploy:
             stage: system.stack.resources[logical_id] for stage, logical_id in SHARES.items()
         }
         parameters = TEMPLATE["Parameters"]
-        for stage, parameter in (("dev", "DevStatuses"), ("test", "TestStatuses"), ("prod", "ProdStatuses")):
+        for stage, parameter in (("dev", "devStatuses"), ("test", "testStatuses"), ("prod", "prodStatuses")):
             expected = {CardStatus(s) for s in str(parameters[parameter]["Default"]).split(",")}
             assert next(s for s in settings.ladder.stages if s.name == stage).statuses == expected
         assert settings.limits.poll_seconds == int(LOCAL_PARAMETERS["PollIntervalSeconds"])
@@ -223,8 +223,8 @@ class TestTheDefaultDeploy:
 
 def test_parameters_reach_the_shares_the_permission_and_the_function() -> None:
     parameters = {
-        "DevAccountIds": f"{DEV_ACCOUNT},{TEST_ACCOUNT}",
-        "ProdPermissionArn": MANAGED_EXPORT,
+        "devAccountIds": f"{DEV_ACCOUNT},{TEST_ACCOUNT}",
+        "ReadOnlyPermissionArn": MANAGED_EXPORT,
         "LogRetentionInDays": "7",
     }
     with local_aws(parameters) as system:
@@ -233,10 +233,10 @@ def test_parameters_reach_the_shares_the_permission_and_the_function() -> None:
         assert principals_of(system, dev_share) == {DEV_ACCOUNT, TEST_ACCOUNT}
         assert principals_of(system, system.share_arns["test"]) == {TEST_ACCOUNT}
         # No customer managed permission: prod uses the ARN given.
-        assert "ProdReadOnlyPermission" not in system.stack.resources
+        assert "ReadOnlyPermission" not in system.stack.resources
         assert customer_managed_permissions(system) == []
         assert permissions_of(system, system.share_arns["prod"]) == [MANAGED_EXPORT]
-        assert system.stack.outputs["ProdPermission"] == MANAGED_EXPORT
+        assert system.stack.outputs["ReadOnlyPermission"] == MANAGED_EXPORT
         dev = next(stage for stage in system.settings().ladder.stages if stage.name == "dev")
         assert dev.principals == (DEV_ACCOUNT, TEST_ACCOUNT)
         (group,) = (
@@ -264,9 +264,9 @@ def test_bad_parameters_are_rejected(parameters: dict[str, str], message: str) -
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ({"DevAccountIds": "12345"}, r"stages\[0\] \(dev\)\.principals: '12345' is not a 12-digit account ID"),
+        ({"devAccountIds": "12345"}, r"stages\[0\] \(dev\)\.principals: '12345' is not a 12-digit account ID"),
         (
-            {"TestAccountIds": "arn:aws:organizations::123456789012:ou/o-bad/ou-x"},
+            {"testAccountIds": "arn:aws:organizations::123456789012:ou/o-bad/ou-x"},
             r"stages\[1\] \(test\)\.principals: .*ou-x' is not",
         ),
         ({"ApproverAllowList": "arn:aws:iam::*:role/ModelApprover"}, r"^ApproverAllowList \(CARDSHARE_APPROVERS\)"),

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from cardshare.settings import load_settings
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT
 from cardshare_local.runtime import LocalAws, local_aws
 
@@ -151,14 +152,18 @@ def test_reconcile_samples_are_accepted_and_dry_run_only_when_asked(stack: Local
 # ---- env.json beside what the template renders --------------------------------------------------
 
 
+LADDER_VARIABLE = re.compile(r"^CARDSHARE_(STAGES$|(STAGE|SHARE)_[a-z])")
+
+
 def comparable(variables: dict[str, str]) -> dict[str, Any]:
-    """The variables with RAM's generated share ARNs replaced by a marker (they differ per deploy),
-    and JSON values (the stage ladder) parsed, so that layout does not count."""
-    result: dict[str, Any] = {}
-    for name, value in variables.items():
-        marked = SHARE_ARN.sub("<share>", value)
-        result[name] = json.loads(marked) if marked.startswith(("[", "{")) else marked
-    return result
+    """The variables besides the stage ladder (env.json gives it as one CARDSHARE_STAGES document)."""
+    return {name: value for name, value in variables.items() if not LADDER_VARIABLE.match(name)}
+
+
+def ladder_shape(variables: dict[str, str]) -> list[tuple[str, str, tuple[str, ...], frozenset[str]]]:
+    """The ladder a function loads from its variables, without the share ARNs (they differ per deploy)."""
+    ladder = load_settings({**variables, "AWS_REGION": "us-east-1"}).ladder
+    return [(stage.name, stage.access.value, stage.principals, stage.statuses) for stage in ladder.stages]
 
 
 def test_env_json_holds_the_values_the_local_stack_gives_each_function(stack: LocalAws) -> None:
@@ -167,8 +172,10 @@ def test_env_json_holds_the_values_the_local_stack_gives_each_function(stack: Lo
     env_file = load(ROOT / "env.json")
     for function_id, deployed in stack.stack.environment.items():
         assert comparable(env_file[function_id]) == comparable(deployed), function_id
-    # The ladder in env.json names three distinct shares of the stack's account, as a deploy does.
+        if "CARDSHARE_STAGE_ORDER" in deployed:
+            assert ladder_shape(env_file[function_id]) == ladder_shape(deployed), function_id
+    # The ladder in env.json names distinct shares of the stack's account, one per stage, as a deploy does.
     stages = json.loads(env_file["PlanCardFunction"]["CARDSHARE_STAGES"])
     arns = [stage["shareArn"] for stage in stages]
-    assert len(set(arns)) == len(arns)
+    assert len(set(arns)) == len(arns) == len(stack.settings().ladder.stages)
     assert all(f":{MODEL_CARD_ACCOUNT}:" in arn for arn in arns)

@@ -622,7 +622,7 @@ class TestOnTheDeployedStack:
 
 def test_the_owner_account_as_a_principal_fails_the_local_deploy() -> None:
     """The stage ladder is validated when the stack is deployed locally, naming the field."""
-    with pytest.raises(ConfigError) as raised, local_aws({"DevAccountIds": MODEL_CARD_ACCOUNT}):
+    with pytest.raises(ConfigError) as raised, local_aws({"devAccountIds": MODEL_CARD_ACCOUNT}):
         pass
     assert str(raised.value).startswith(f"stages[0] (dev).principals: {MODEL_CARD_ACCOUNT} is the model-card account")
 
@@ -636,13 +636,13 @@ def test_a_prod_share_that_allows_updates_is_refused_before_anything_is_shared(
     function_log: Callable[..., list[dict[str, Any]]],
     emf_metrics: Callable[[list[dict[str, Any]]], list[dict[str, float]]],
 ) -> None:
-    """ProdPermissionArn pointed at the AWS managed permission (read-write) for the read-only prod stage."""
+    """ReadOnlyPermissionArn pointed at the AWS managed permission (read-write) for the read-only prod stage."""
     # Long enough that the approval is still settling when the earlier events' rounds run, however
     # busy the machine is (tests run side by side).
     parameters = {
         **STACK_PARAMETERS,
         "EvidenceWaitSeconds": "5",
-        "ProdPermissionArn": ram_ext.MODEL_CARD_PERMISSION_ARN,
+        "ReadOnlyPermissionArn": ram_ext.MODEL_CARD_PERMISSION_ARN,
     }
     with local_aws(parameters) as system:
         capture_events(system)

@@ -106,6 +106,7 @@ def test_sam_build_succeeds_and_ships_no_test_or_local_code(tmp_path: Path) -> N
 # SAM CLI's own samtranslator (in its own environment), not the local deployer's reading of them.
 TRANSLATE = """
 import json, sys
+from samcli.lib.cfn_language_extensions.sam_integration import expand_language_extensions
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
@@ -113,7 +114,8 @@ class NoManagedPolicies:
     def load(self):
         return {}
 
-template = yaml_parse(open(sys.argv[1]).read())
+# As CloudFormation does: AWS::LanguageExtensions first (the SAM CLI's own expansion), then SAM's.
+template = expand_language_extensions(yaml_parse(open(sys.argv[1]).read()), enabled=True).expanded_template
 for resource in template["Resources"].values():
     for key in ("CodeUri", "DefinitionUri", "ContentUri"):
         if key in resource.get("Properties", {}):

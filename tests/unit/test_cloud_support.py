@@ -297,7 +297,7 @@ def test_permission_problems_name_what_is_wrong() -> None:
     assert permission_problems([managed], PERMISSION, created_by_stack=True, grants_update=False) == [
         "permissionType is 'AWS_MANAGED', not CUSTOMER_MANAGED"
     ]
-    # A permission passed in with ProdPermissionArn may be AWS managed.
+    # A permission passed in with ReadOnlyPermissionArn may be AWS managed.
     assert permission_problems([managed], PERMISSION, created_by_stack=False, grants_update=False) == []
     [deleted] = permission_problems([summary(status="DELETED")], PERMISSION, created_by_stack=True, grants_update=False)
     assert "DELETED" in deleted

@@ -927,8 +927,8 @@ def test_settings_read_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) ->
 @pytest.mark.parametrize(
     ("changes", "variable"),
     [
-        pytest.param({"CARDSHARE_STAGES": None}, "CARDSHARE_STAGES", id="stages-missing"),
-        pytest.param({"CARDSHARE_STAGES": ""}, "CARDSHARE_STAGES", id="stages-empty"),
+        pytest.param({"CARDSHARE_STAGES": None}, "CARDSHARE_STAGE_ORDER", id="stages-missing"),
+        pytest.param({"CARDSHARE_STAGES": ""}, "CARDSHARE_STAGE_ORDER", id="stages-empty"),
         pytest.param({"AWS_REGION": None}, "AWS_REGION", id="region-missing"),
         pytest.param({"CARDSHARE_POLL_SECONDS": "five"}, "CARDSHARE_POLL_SECONDS", id="poll-not-int"),
         pytest.param({"CARDSHARE_MAX_POLLS": "2.5"}, "CARDSHARE_MAX_POLLS", id="polls-float"),
@@ -965,6 +965,52 @@ def test_bad_environment_names_the_variable(changes: dict[str, str | None], vari
     # The gate settings name the template parameter too: "ApprovalEnforcement (CARDSHARE_ENFORCEMENT): ...".
     with pytest.raises(ConfigError, match=rf"^([A-Za-z]+ \()?{variable}\)?: "):
         load_settings(env(**changes))
+
+
+def per_stage_environment() -> dict[str, str]:
+    """The same ladder as STAGES_JSON, in the template's per-stage variables."""
+    variables = env(CARDSHARE_STAGES=None)
+    stages = json.loads(STAGES_JSON)
+    variables["CARDSHARE_STAGE_ORDER"] = ",".join(stage["name"] for stage in stages)
+    variables["CARDSHARE_SHARE_SLOTS"] = "1"
+    for stage in stages:
+        fields = {key: stage[key] for key in ("access", "principals", "statuses")}
+        variables[f"CARDSHARE_STAGE_{stage['name']}"] = json.dumps(fields)
+        variables[f"CARDSHARE_SHARE_{stage['name']}_1"] = stage.get("shareArn") or stage["shareArns"][0]
+    return variables
+
+
+def test_the_per_stage_variables_give_the_same_ladder_as_the_one_document() -> None:
+    assert load_settings(per_stage_environment()) == load_settings(env())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param({"CARDSHARE_STAGE_test": None}, r"^CARDSHARE_STAGE_test: not set", id="stage-block-missing"),
+        pytest.param({"CARDSHARE_SHARE_prod_1": ""}, r"^CARDSHARE_SHARE_prod_1: not set", id="share-missing"),
+        pytest.param({"CARDSHARE_STAGE_dev": "{"}, r"^CARDSHARE_STAGE_dev: not valid JSON", id="stage-not-json"),
+        pytest.param({"CARDSHARE_STAGE_dev": "[]"}, r"^CARDSHARE_STAGE_dev: expected a JSON object", id="stage-list"),
+        pytest.param({"CARDSHARE_SHARE_SLOTS": ""}, r"^CARDSHARE_SHARE_SLOTS: not set", id="no-slots"),
+        pytest.param(
+            {
+                "CARDSHARE_STAGE_prod": '{"access":"read-write","principals":"","statuses":"Approved"}',
+                "CARDSHARE_STAGE_test": '{"access":"read-only","principals":"","statuses":"Approved"}',
+            },
+            None,
+            id="access-is-per-stage-control",
+        ),
+    ],
+)
+def test_a_broken_per_stage_variable_is_named(change: dict[str, str | None], message: str | None) -> None:
+    variables = {**per_stage_environment(), **change}
+    variables = {key: value for key, value in variables.items() if value is not None}
+    if message is None:
+        ladder = load_settings(variables).ladder
+        assert [stage.access.value for stage in ladder.stages] == ["read-write", "read-only", "read-write"]
+        return
+    with pytest.raises(ConfigError, match=message):
+        load_settings(variables)
 
 
 def test_bad_stages_json_fails_with_the_ladder_field() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from template_loader import load_template
+from template_loader import load_raw_template, load_template
 
 from cardshare.convergence import Progress
 from cardshare.settings import load_settings
@@ -40,11 +40,16 @@ def function_ids() -> set[str]:
 
 
 def declared_variables(function_id: str) -> set[str]:
-    """The environment variables the template gives ``function_id``: Globals merged with its own."""
-    template = load_template()
+    """The environment variables the SAM CLI sees declared for ``function_id``: Globals merged with its own.
+
+    The SAM CLI expands Fn::ForEach loops of whole resources but not loops inside properties
+    (the per-stage variables), so those are not declared for it: env.json gives their ladder as
+    CARDSHARE_STAGES, which the template declares for that purpose.
+    """
+    template = load_raw_template()
     globals_ = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     own = template["Resources"][function_id]["Properties"].get("Environment", {}).get("Variables", {})
-    return {*globals_, *own}
+    return {name for name in {*globals_, *own} if not name.startswith("Fn::ForEach::")}
 
 
 def state(name: str) -> dict[str, Any]:
@@ -98,10 +103,10 @@ def test_env_json_sets_exactly_the_variables_the_template_declares(function_id: 
     assert all(isinstance(value, str) for value in variables.values()), variables
 
 
-@pytest.mark.parametrize("function_id", sorted(function_ids()))
+@pytest.mark.parametrize("function_id", ["PlanCardFunction", "ReconcileFunction"])
 def test_env_json_values_pass_settings_validation(function_id: str) -> None:
     variables = env_file()[function_id]
-    # Every function is given the settings (Globals); the plan and the reconciler load them at once.
+    # The plan function and the reconciler load the settings (the ladder is theirs) at once.
     settings = load_settings({**variables, "AWS_REGION": "us-east-1"})
     assert settings.account == variables["CARDSHARE_ACCOUNT_ID"]
     # The payload samples are about cards of this account, so the two must agree.

@@ -20,8 +20,7 @@ from cardshare.policy import Access
 from cardshare.settings import Settings, load_settings
 from cardshare_local.deploy import merge_globals
 from cardshare_local.language_extensions import expand
-from cardshare_local.template import Resolver
-from cardshare_local.template import TemplateError, parse_template
+from cardshare_local.template import Resolver, TemplateError, parse_template
 from cardshare_local.template import load_template as read_template_file
 
 ACCOUNT = "123456789012"
@@ -232,7 +231,11 @@ def test_ram_calls_in_the_asl_use_the_plans_client_token() -> None:
 
 MANAGED_PERMISSION = {"Fn::Sub": "arn:${AWS::Partition}:ram::aws:permission/AWSRAMPermissionSageMakerModelCards"}
 READ_ONLY_PERMISSION = {
-    "Fn::If": ["CreateReadOnlyPermission", {"Fn::GetAtt": ["ReadOnlyPermission", "Arn"]}, {"Ref": "ReadOnlyPermissionArn"}]
+    "Fn::If": [
+        "CreateReadOnlyPermission",
+        {"Fn::GetAtt": ["ReadOnlyPermission", "Arn"]},
+        {"Ref": "ReadOnlyPermissionArn"},
+    ]
 }
 
 
@@ -324,9 +327,10 @@ def test_shares_keep_external_principals_out_by_default() -> None:
 
 @pytest.mark.parametrize("stage", ["dev", "test", "prod"])
 def test_share_principals_come_from_their_stages_required_parameter(stage: str) -> None:
-    assert shares()[f"{stage}Share1"]["Properties"]["Principals"] == {"Ref": f"{stage}AccountIds"}
+    principals = shares()[f"{stage}Share1"]["Properties"]["Principals"]
+    assert principals == {"Fn::Split": [",", {"Ref": f"{stage}AccountIds"}]}
     parameter = TEMPLATE["Parameters"][f"{stage}AccountIds"]
-    assert parameter["Type"] == "CommaDelimitedList"
+    assert parameter["Type"] == "String"
     # No default: RAM refuses an empty principal, so a stage without accounts is a deploy error.
     assert "Default" not in parameter
 
@@ -581,9 +585,12 @@ def test_the_functions_set_every_variable_settings_reads() -> None:
     plan, reconciler = function_environment(), function_environment("ReconcileFunction")
     set_by_template = {name for name in {**plan, **reconciler} if name.startswith("CARDSHARE_")}
     per_stage = {name for name in set_by_template if re.match(r"^CARDSHARE_(STAGE|SHARE)_[a-z]", name)}
-    assert per_stage == {f"CARDSHARE_STAGE_{s}" for s in stage_names()} | {f"CARDSHARE_SHARE_{s}_1" for s in stage_names()}
-    # CARDSHARE_STAGES is the one-document form for functions run outside the stack (env.json).
-    assert read - {"CARDSHARE_STAGES"} == set_by_template - per_stage - {
+    assert per_stage == {f"CARDSHARE_STAGE_{s}" for s in stage_names()} | {
+        f"CARDSHARE_SHARE_{s}_1" for s in stage_names()
+    }
+    # CARDSHARE_STAGES is declared empty: the one-document form env.json fills for sam local invoke.
+    assert plan["CARDSHARE_STAGES"] == reconciler["CARDSHARE_STAGES"] == ""
+    assert read == set_by_template - per_stage - {
         "CARDSHARE_DRY_RUN",  # the reconcile handler's own switch, not a setting
         "CARDSHARE_STATE_MACHINE_ARN",
     }
@@ -594,6 +601,11 @@ def test_the_functions_set_every_variable_settings_reads() -> None:
     ladder = {name: value for name, value in plan.items() if LADDER_BLOCK.match(name)}
     assert ladder == {name: value for name, value in reconciler.items() if LADDER_BLOCK.match(name)}
     assert len(ladder) == 2 + 2 * len(stage_names())
+    raw = [
+        load_raw_template()["Resources"][f]["Properties"]["Environment"]["Variables"]
+        for f in ("PlanCardFunction", "ReconcileFunction")
+    ]
+    assert raw[0]["Fn::ForEach::StageLadder"] == raw[1]["Fn::ForEach::StageLadder"], "one ladder block, copied alike"
 
 
 def rendered_settings(overrides: dict[str, str], function: str = "PlanCardFunction") -> Settings:
@@ -604,7 +616,11 @@ def rendered_settings(overrides: dict[str, str], function: str = "PlanCardFuncti
     """
     template = load_template(overrides)
     parameters = {f"{stage}AccountIds": "" for stage in stage_names()} | overrides
-    resolver = Resolver(template, parameters, {"AWS::AccountId": ACCOUNT, "AWS::Region": "us-east-1", "AWS::StackName": "cardshare", "AWS::Partition": "aws"})
+    resolver = Resolver(
+        template,
+        parameters,
+        {"AWS::AccountId": ACCOUNT, "AWS::Region": "us-east-1", "AWS::StackName": "cardshare", "AWS::Partition": "aws"},
+    )
     for name in template["Resources"]:
         resolver.refs[name] = f"arn:aws:ram:us-east-1:{ACCOUNT}:resource-share/{name.lower()}-1234"
         resolver.attributes[(name, "Arn")] = resolver.refs[name]
@@ -634,12 +650,13 @@ def test_a_stage_added_by_parameters_alone_joins_the_ladder_in_order() -> None:
     """A fourth stage is a name in Stages plus its parameters: no other change."""
     template = load_raw_template()
     template["Parameters"] |= {
-        "stagingAccountIds": {"Type": "CommaDelimitedList"},
-        "stagingStatuses": {"Type": "CommaDelimitedList", "Default": "Approved"},
+        "stagingAccountIds": {"Type": "String"},
+        "stagingStatuses": {"Type": "String", "Default": "Approved"},
         "stagingAccess": {"Type": "String", "Default": "read-only", "AllowedValues": ["read-write", "read-only"]},
     }
     expanded = expand(template, {"Stages": ["dev", "test", "staging", "prod"], "ShareSlots": ["1"]})
-    assert expanded["Resources"]["stagingShare1"]["Properties"]["Principals"] == {"Ref": "stagingAccountIds"}
+    principals = expanded["Resources"]["stagingShare1"]["Properties"]["Principals"]
+    assert principals == {"Fn::Split": [",", {"Ref": "stagingAccountIds"}]}
     variables = expanded["Resources"]["PlanCardFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["CARDSHARE_SHARE_staging_1"] == {"Fn::GetAtt": ["stagingShare1", "Arn"]}
     assert "stagingShare1Arn" in expanded["Outputs"]
@@ -792,6 +809,12 @@ TAG_CASES = [
         id="FindInMap",
     ),
     pytest.param(
+        'Principals: !Split [",", !Ref {"Fn::Sub": "${Stage}AccountIds"}]',
+        (*SHARES, "Principals"),
+        {"Fn::Split": [",", {"Ref": {"Fn::Sub": "${Stage}AccountIds"}}]},
+        id="Split",
+    ),
+    pytest.param(
         "- !Select",
         (*SHARES, "PermissionArns", 0, "Fn::Select", 1, 0),
         MANAGED_PERMISSION,
@@ -823,7 +846,7 @@ def test_sub_with_a_variable_map_is_a_text_and_a_mapping() -> None:
     _, _, fragment = at(load_raw_template(), LADDER)
     text, variables = fragment["CARDSHARE_STAGE_${Stage}"]["Fn::Sub"]
     assert text == '{"access":"${Access}","principals":"${Principals}","statuses":"${Grants}"}'
-    assert variables["Grants"] == {"Fn::Join": [",", {"Ref": {"Fn::Sub": "${Stage}Statuses"}}]}
+    assert variables["Grants"] == {"Ref": {"Fn::Sub": "${Stage}Statuses"}}
     assert variables["Access"] == {"Ref": {"Fn::Sub": "${Stage}Access"}}
 
 

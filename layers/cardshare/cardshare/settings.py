@@ -52,14 +52,15 @@ def load_ladder(env: Mapping[str, str], account: str) -> StageLadder:
     The template sets ``CARDSHARE_STAGE_ORDER`` (stage names), ``CARDSHARE_SHARE_SLOTS`` (share labels),
     and per stage ``CARDSHARE_STAGE_<stage>`` (JSON: access, principals, statuses) and
     ``CARDSHARE_SHARE_<stage>_<slot>`` (a share ARN). ``CARDSHARE_STAGES`` holds the same ladder as one
-    JSON list, for a function run outside the stack (tests, ``sam local invoke`` with env.json).
+    JSON list, for a function run outside the stack (tests, ``sam local invoke`` with env.json);
+    when it is not empty it wins (the template declares it empty).
     """
-    order = env.get("CARDSHARE_STAGE_ORDER")
-    if order is None:
-        stages = env.get("CARDSHARE_STAGES")
-        if not stages:
-            raise ConfigError("CARDSHARE_STAGE_ORDER: not set (nor CARDSHARE_STAGES)")
+    stages = env.get("CARDSHARE_STAGES")
+    if stages:
         return ladder_from_json(stages, account)
+    order = env.get("CARDSHARE_STAGE_ORDER")
+    if not order:
+        raise ConfigError("CARDSHARE_STAGE_ORDER: not set (nor CARDSHARE_STAGES)")
     slots = [slot for slot in env.get("CARDSHARE_SHARE_SLOTS", "").split(",") if slot.strip()]
     if not slots:
         raise ConfigError("CARDSHARE_SHARE_SLOTS: not set")
