@@ -17,7 +17,11 @@ CONSUMER_STACK_NAME = "cardshare-consumer"
 
 
 def deploy_consumer(system: LocalAws, account: str, stage: str, parameters: Mapping[str, str] | None = None) -> Stack:
-    """Deploy the consumer template for ``stage`` into ``account``, pointing at ``system``'s stack."""
+    """Deploy the consumer template for ``stage`` into ``account``, pointing at ``system``'s stack.
+
+    The stage's access comes from the deployed ladder, as an operator copies it from the stack.
+    """
+    (ladder_stage,) = [s for s in system.settings().ladder.stages if s.name == stage]
     return deploy_stack(
         system.root / "consumer",
         system.session(account),
@@ -25,6 +29,7 @@ def deploy_consumer(system: LocalAws, account: str, stage: str, parameters: Mapp
             "ModelCardAccountId": MODEL_CARD_ACCOUNT,
             "ModelCardRegion": system.region,
             "Stage": stage,
+            "Access": ladder_stage.access.value,
             "CardshareStackName": system.stack.name,
             **(parameters or {}),
         },

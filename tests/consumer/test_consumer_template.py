@@ -75,4 +75,5 @@ def test_the_accepter_role_may_accept_only_the_model_card_accounts_invitations()
         "arn:${AWS::Partition}:ram:${ModelCardRegion}:${ModelCardAccountId}:resource-share-invitation/*"
     ]
     variables = RESOURCES["AcceptInvitationsFunction"]["Properties"]["Environment"]["Variables"]
-    assert variables["ACCEPTED_SHARE_NAMES"] == {"Fn::Sub": "${CardshareStackName}-${Stage}"}
+    assert variables["ACCEPTED_SHARE_PREFIX"] == {"Fn::Sub": "${CardshareStackName}-${Stage}"}
+    assert variables["ACCEPTED_SHARE_SLOTS"] == {"Fn::Join": [",", {"Ref": "ShareSlots"}]}

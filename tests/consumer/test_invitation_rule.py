@@ -114,22 +114,31 @@ def test_several_share_names() -> None:
     assert not rule.decide(invitation(name="cardshare-prod")).accept
 
 
-def test_from_environment() -> None:
-    rule = InvitationRule.from_environment(
-        {"MODEL_CARD_ACCOUNT_ID": MODEL_CARD, "MODEL_CARD_REGION": REGION, "ACCEPTED_SHARE_NAMES": "cardshare-prod"}
-    )
-    assert rule == RULE
+def configured(prefix: str = "cardshare-prod", slots: str = "1", **others: str) -> dict[str, str]:
+    base = {"MODEL_CARD_ACCOUNT_ID": MODEL_CARD, "MODEL_CARD_REGION": REGION}
+    return {**base, "ACCEPTED_SHARE_PREFIX": prefix, "ACCEPTED_SHARE_SLOTS": slots, **others}
+
+
+def test_from_environment_accepts_each_slot_of_the_stage_and_nothing_else() -> None:
+    rule = InvitationRule.from_environment(configured(slots="1,2"))
+    assert rule.share_names == frozenset({"cardshare-prod-1", "cardshare-prod-2"})
+    assert rule.decide(invitation(name="cardshare-prod-2")).accept
+    assert not rule.decide(invitation(name="cardshare-prod-3")).accept
+    assert not rule.decide(invitation(name="cardshare-prod")).accept
 
 
 @pytest.mark.parametrize(
     "environ",
     [
-        {"MODEL_CARD_REGION": REGION, "ACCEPTED_SHARE_NAMES": "cardshare-prod"},
-        {"MODEL_CARD_ACCOUNT_ID": "12345", "MODEL_CARD_REGION": REGION, "ACCEPTED_SHARE_NAMES": "cardshare-prod"},
-        {"MODEL_CARD_ACCOUNT_ID": MODEL_CARD, "MODEL_CARD_REGION": "Mars", "ACCEPTED_SHARE_NAMES": "cardshare-prod"},
-        {"MODEL_CARD_ACCOUNT_ID": MODEL_CARD, "MODEL_CARD_REGION": REGION, "ACCEPTED_SHARE_NAMES": ""},
-        {"MODEL_CARD_ACCOUNT_ID": MODEL_CARD, "MODEL_CARD_REGION": REGION, "ACCEPTED_SHARE_NAMES": "a,,b"},
-        {"MODEL_CARD_ACCOUNT_ID": MODEL_CARD, "MODEL_CARD_REGION": REGION, "ACCEPTED_SHARE_NAMES": "a, b"},
+        {"MODEL_CARD_REGION": REGION, "ACCEPTED_SHARE_PREFIX": "cardshare-prod", "ACCEPTED_SHARE_SLOTS": "1"},
+        configured(MODEL_CARD_ACCOUNT_ID="12345"),
+        configured(MODEL_CARD_REGION="Mars"),
+        configured(prefix=""),
+        configured(slots=""),
+        configured(slots="1,,2"),
+        configured(slots="1, 2"),
+        configured(slots="1,*"),
+        {"MODEL_CARD_ACCOUNT_ID": MODEL_CARD, "MODEL_CARD_REGION": REGION, "ACCEPTED_SHARE_NAMES": "cardshare-prod"},
     ],
 )
 def test_a_malformed_configuration_accepts_nothing(environ: dict[str, str]) -> None:

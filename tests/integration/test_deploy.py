@@ -29,7 +29,7 @@ from cardshare_local.template import TemplateError
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
-SHARES = {"dev": "DevShare", "test": "TestShare", "prod": "ProdShare"}
+SHARES = {"dev": "devShare1", "test": "testShare1", "prod": "prodShare1"}
 PRINCIPAL_PARAMETERS = {"dev": "devAccountIds", "test": "testAccountIds", "prod": "prodAccountIds"}
 MANAGED = ram_ext.MODEL_CARD_PERMISSION_ARN
 MANAGED_EXPORT = ram_ext.MODEL_CARD_EXPORT_PERMISSION_ARN
@@ -124,10 +124,10 @@ class TestTheDefaultDeploy:
         # The local RAM ignores GetResourceShares' resourceShareArns filter (see the report): filter here.
         (share,) = [s for s in listed if s["resourceShareArn"] == arn]
 
-        assert share["name"] == f"cardshare-{stage}"
+        assert share["name"] == f"cardshare-{stage}-1"
         assert share["allowExternalPrincipals"] is False
         assert principals_of(system, arn) == {LOCAL_PARAMETERS[PRINCIPAL_PARAMETERS[stage]]}
-        assert system.share_arns[stage] == arn == system.stack.outputs[f"{SHARES[stage].removesuffix('Share')}ShareArn"]
+        assert system.share_arns[stage] == arn == system.stack.outputs[f"{SHARES[stage]}Arn"]
 
     def test_dev_and_test_use_the_managed_permission_and_prod_the_stacks_read_only_one(self, system: LocalAws) -> None:
         permission = system.stack.resources["ReadOnlyPermission"]

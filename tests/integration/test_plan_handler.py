@@ -591,9 +591,9 @@ class TestOnTheDeployedStack:
         lam = system.session().client("lambda")
         name = system.stack.resources[PLAN_FUNCTION]
         variables = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-        stages = json.loads(variables["CARDSHARE_STAGES"])
-        stages[1]["statuses"] = "PendingReview,Published"
-        broken = {**variables, "CARDSHARE_STAGES": json.dumps(stages)}
+        test_stage = json.loads(variables["CARDSHARE_STAGE_test"])
+        test_stage["statuses"] = "PendingReview,Published"
+        broken = {**variables, "CARDSHARE_STAGE_test": json.dumps(test_stage)}
         create_card(system, "Approved")
         # AWS runs a function in new execution environments after a configuration update; the
         # in-process Lambda keeps the imported module, so the cold start is explicit here.
@@ -739,5 +739,5 @@ def test_the_handler_reports_a_broken_ladder_as_config_error(
 
     # Settings are validated once per container, but a failure is not remembered.
     monkeypatch.delenv("CARDSHARE_STAGES")
-    with pytest.raises(ConfigError, match=r"^CARDSHARE_STAGES: not set"):
+    with pytest.raises(ConfigError, match=r"^CARDSHARE_STAGE_ORDER: not set"):
         app.handler(payload, context)

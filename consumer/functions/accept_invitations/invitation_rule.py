@@ -20,6 +20,9 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _RAM_ARN = re.compile(r"^arn:aws[a-z-]*:ram:([a-z0-9-]+):(\d{12}):([a-z-]+)/[A-Za-z0-9-]+$")
 
 
+_SLOT = re.compile(r"^[A-Za-z0-9]+$")
+
+
 class RuleConfigError(ValueError):
     """The accepter's configuration is malformed (it then accepts nothing)."""
 
@@ -50,9 +53,19 @@ class InvitationRule:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> InvitationRule:
-        """The rule as the consumer template configures it (three environment variables)."""
+        """The rule as the consumer template configures it (four environment variables).
+
+        The accepted names are ``<ACCEPTED_SHARE_PREFIX>-<slot>`` for each slot of ``ACCEPTED_SHARE_SLOTS``:
+        the cardshare stack names its shares ``<stack>-<stage>-<slot>``.
+        """
         try:
-            names = frozenset(environ["ACCEPTED_SHARE_NAMES"].split(","))
+            prefix = environ["ACCEPTED_SHARE_PREFIX"]
+            slots = environ["ACCEPTED_SHARE_SLOTS"].split(",")
+            if not prefix or not all(_SLOT.match(slot) for slot in slots):
+                raise RuleConfigError(
+                    f"share prefix {prefix!r} and slots {slots!r}: expected a name and labels like 1,2"
+                )
+            names = frozenset(f"{prefix}-{slot}" for slot in slots)
             return cls(environ["MODEL_CARD_ACCOUNT_ID"], environ["MODEL_CARD_REGION"], names)
         except KeyError as missing:
             raise RuleConfigError(f"environment variable {missing} is not set") from None
