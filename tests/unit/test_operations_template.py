@@ -234,7 +234,8 @@ def dashboard_body() -> tuple[str, dict[str, Any]]:
 
 
 SEARCH = re.compile(
-    r"""^SEARCH\('\{(?P<namespace>[^,}]+),(?P<schema>[^}]+)\} MetricName="(?P<name>[^"]+)" (?P<filters>.*)', '(?P<stat>\w+)', \d+\)$"""
+    r"""^SEARCH\('\{(?P<namespace>[^,}]+),(?P<schema>[^}]+)\} """
+    r"""MetricName="(?P<name>[^"]+)" (?P<filters>.*)', '(?P<stat>\w+)', \d+\)$"""
 )
 
 
