@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,20 @@ PROD_ACCOUNT = "333333333333"
 EXTERNAL_ACCOUNT = "444444444444"
 ORGANIZATION_ID = "o-cardshare01"
 ORGANIZATION_MEMBERS = frozenset({MODEL_CARD_ACCOUNT, DEV_ACCOUNT, TEST_ACCOUNT, PROD_ACCOUNT})
+# The consumer account of each of the template's default stages.
+STAGE_ACCOUNTS = {"dev": DEV_ACCOUNT, "test": TEST_ACCOUNT, "prod": PROD_ACCOUNT}
+
+
+def stage_account(stage: str) -> str:
+    """The local consumer account of ``stage``.
+
+    The seed accounts for dev, test and prod; for any other stage a member account of its own,
+    derived from the name (stable across runs).
+    """
+    if stage in STAGE_ACCOUNTS:
+        return STAGE_ACCOUNTS[stage]
+    digits = int(hashlib.sha256(stage.encode()).hexdigest(), 16) % 10**11
+    return f"5{digits:011d}"
 
 
 @dataclass(frozen=True)

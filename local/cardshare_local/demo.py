@@ -22,13 +22,13 @@ from cardshare_cli import render
 from cardshare_cli.history import Ledger
 from cardshare_cli.inspection import Inspector
 from cardshare_cli.stack import Connection, open_stack
-from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT
+from cardshare_local.accounts import MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, STAGE_ACCOUNTS
 from cardshare_local.extensions import lambda_inprocess
 from cardshare_local.runtime import LocalAws, local_aws
 
 CARD_NAME = "Customer-Churn-Model-Card"
 SELF_APPROVED_NAME = "Fraud-Scoring-Model-Card"
-CONSUMERS = {"dev": DEV_ACCOUNT, "test": TEST_ACCOUNT, "prod": PROD_ACCOUNT}
+CONSUMERS = STAGE_ACCOUNTS
 LEAD = "lead-data-scientist"
 SCIENTIST = "data-scientist"
 APPROVER = "model-approver"

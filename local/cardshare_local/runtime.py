@@ -17,27 +17,24 @@ from cardshare.policy import Access
 from cardshare.settings import load_settings
 from cardshare_local import extensions
 from cardshare_local.accounts import (
-    DEV_ACCOUNT,
     MODEL_CARD_ACCOUNT,
     ORGANIZATION_ID,
     ORGANIZATION_MEMBERS,
-    PROD_ACCOUNT,
     REGION,
-    TEST_ACCOUNT,
     session_for,
+    stage_account,
 )
 from cardshare_local.deploy import Stack, deploy_stack
 from cardshare_local.extensions import eventbridge_targets, lambda_inprocess, ram
+from cardshare_local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_NAME = "cardshare"
 PLAN_FUNCTION = "PlanCardFunction"
 
-# The seed setup, and no real sleeping: RAM settles on the next read locally.
+# The seed setup, and no real sleeping: RAM settles on the next read locally. Each stage's
+# <stage>AccountIds is its local consumer account (stage_parameters), unless given.
 LOCAL_PARAMETERS: dict[str, str] = {
-    "devAccountIds": DEV_ACCOUNT,
-    "testAccountIds": TEST_ACCOUNT,
-    "prodAccountIds": PROD_ACCOUNT,
     "PollIntervalSeconds": "0",
     # Locally events are delivered at once; these keep the governance waits short but real.
     "EvidenceWaitSeconds": "8",
@@ -123,6 +120,16 @@ class LocalAws:
         return {by_share[row["resourceShareArn"]]: row["status"] for row in rows if row["status"] != "DISASSOCIATED"}
 
 
+def stage_parameters(parameters: Mapping[str, str], root: Path = ROOT) -> dict[str, str]:
+    """``<stage>AccountIds`` of every stage the deploy will have, each its local consumer account.
+
+    The stages are the ``Stages`` given, or the template's default; accounts come from
+    :func:`stage_account`.
+    """
+    stages = parameters.get("Stages") or str(load_template(root / "template.yaml")["Parameters"]["Stages"]["Default"])
+    return {f"{stage}AccountIds": stage_account(stage) for stage in stages.split(",")}
+
+
 def deploy_local(
     parameters: Mapping[str, str] | None = None, root: Path = ROOT, stack_name: str = STACK_NAME
 ) -> LocalAws:
@@ -134,11 +141,15 @@ def deploy_local(
     ram.reset()
     eventbridge_targets.reset()
     lambda_inprocess.reset()
-    ram.configure_organization(MODEL_CARD_ACCOUNT, ORGANIZATION_ID, ORGANIZATION_MEMBERS)
+    given = {**LOCAL_PARAMETERS, **(parameters or {})}
+    stage_accounts = stage_parameters(given, root)
+    # Every stage's consumer account is a member, as in an organization with RAM sharing enabled.
+    members = ORGANIZATION_MEMBERS | set(stage_accounts.values())
+    ram.configure_organization(MODEL_CARD_ACCOUNT, ORGANIZATION_ID, members)
     stack = deploy_stack(
         root,
         boto3.Session(region_name=REGION),
-        {**LOCAL_PARAMETERS, **(parameters or {})},
+        {**stage_accounts, **given},
         stack_name=stack_name,
         account=MODEL_CARD_ACCOUNT,
         region=REGION,

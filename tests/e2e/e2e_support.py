@@ -18,17 +18,18 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from template_loader import stage_names
 
 from cardshare.status import CardStatus
-from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT
+from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT, stage_account
 from cardshare_local.extensions import ram
 from cardshare_local.runtime import LocalAws
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
-#: The consumer account of each stage in the local setup (LOCAL_PARAMETERS).
-CONSUMERS: dict[str, str] = {"dev": DEV_ACCOUNT, "test": TEST_ACCOUNT, "prod": PROD_ACCOUNT}
+#: The consumer account of each of the template's stages in the local setup.
+CONSUMERS: dict[str, str] = {stage: stage_account(stage) for stage in stage_names()}
 
 #: The README's sharing table, written out by hand: guards the ladder the template builds.
 README_TABLE: dict[str, dict[str, str]] = {

@@ -91,17 +91,17 @@ def test_the_accepter_accepts_cardshares_invitation_and_nothing_else(system: Loc
     )
     system.wait_idle()
     # Look-alikes: the right name from another sender, the right sender with wrong names.
-    decoy_share(system, TEST_ACCOUNT, "cardshare-dev")
-    for name in ("cardshare-dev-evil", "evil-cardshare-dev", "Cardshare-Dev"):
+    decoy_share(system, TEST_ACCOUNT, "cardshare-dev-1")
+    # A slot the consumer was not told about, and the name without a slot, are not ours either.
+    decoys = ("cardshare-dev-1-evil", "evil-cardshare-dev-1", "Cardshare-Dev-1", "cardshare-dev-2", "cardshare-dev")
+    for name in decoys:
         decoy_share(system, MODEL_CARD_ACCOUNT, name)
-    ours = (MODEL_CARD_ACCOUNT, "cardshare-dev")
+    ours = (MODEL_CARD_ACCOUNT, "cardshare-dev-1")
     before = invitations(system, EXTERNAL_ACCOUNT)
     assert set(before) == {
         ours,
-        (TEST_ACCOUNT, "cardshare-dev"),
-        (MODEL_CARD_ACCOUNT, "cardshare-dev-evil"),
-        (MODEL_CARD_ACCOUNT, "evil-cardshare-dev"),
-        (MODEL_CARD_ACCOUNT, "Cardshare-Dev"),
+        (TEST_ACCOUNT, "cardshare-dev-1"),
+        *((MODEL_CARD_ACCOUNT, name) for name in decoys),
     }
     assert {row["status"] for row in before.values()} == {"PENDING"}
     # Nothing is shared with the external account before the accepter runs.
@@ -120,7 +120,7 @@ def test_the_accepter_accepts_cardshares_invitation_and_nothing_else(system: Loc
     assert set(first["ignored"]) == {row["resourceShareInvitationArn"] for key, row in before.items() if key != ours}
     assert (
         "not the model-card account"
-        in first["ignored"][before[(TEST_ACCOUNT, "cardshare-dev")]["resourceShareInvitationArn"]]
+        in first["ignored"][before[(TEST_ACCOUNT, "cardshare-dev-1")]["resourceShareInvitationArn"]]
     )
     card = consumer(system, EXTERNAL_ACCOUNT).describe_model_card(ModelCardName=arn)
     assert (card["ModelCardArn"], card["ModelCardStatus"]) == (arn, "Draft")
@@ -137,7 +137,7 @@ def test_the_accepter_accepts_cardshares_invitation_and_nothing_else(system: Loc
 @pytest.mark.parametrize("system", [EXTERNAL_DEV], indirect=True, ids=["external-dev"])
 def test_the_accepter_rides_out_throttling(system: LocalAws) -> None:
     deployed = deploy_consumer(system, EXTERNAL_ACCOUNT, "dev", {"AcceptInvitations": "true"})
-    arn = invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev")]["resourceShareInvitationArn"]
+    arn = invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev-1")]["resourceShareInvitationArn"]
     calls: list[str] = []
     for operation in ("GetResourceShareInvitations", "AcceptResourceShareInvitation"):
         ram.inject_error(operation, "ThrottlingException", times=2)
@@ -146,20 +146,20 @@ def test_the_accepter_rides_out_throttling(system: LocalAws) -> None:
     assert run_accepter(system, deployed) == {"accepted": [arn], "ignored": {}}
     # Two throttled calls and the one that went through, of each operation.
     assert calls.count("GetResourceShareInvitations") == calls.count("AcceptResourceShareInvitation") == 3
-    assert invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev")]["status"] == "ACCEPTED"
+    assert invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev-1")]["status"] == "ACCEPTED"
 
 
 @pytest.mark.parametrize("system", [EXTERNAL_DEV], indirect=True, ids=["external-dev"])
 def test_a_person_accepting_first_is_not_an_error(system: LocalAws) -> None:
     deployed = deploy_consumer(system, EXTERNAL_ACCOUNT, "dev", {"AcceptInvitations": "true"})
-    arn = invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev")]["resourceShareInvitationArn"]
+    arn = invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev-1")]["resourceShareInvitationArn"]
     person = client(system, "ram", EXTERNAL_ACCOUNT, "ml-engineer")
     # Between the accepter's read and its accept, someone accepts in the console.
     ram.before_next(
         "AcceptResourceShareInvitation", lambda: person.accept_resource_share_invitation(resourceShareInvitationArn=arn)
     )
     assert run_accepter(system, deployed) == {"accepted": [], "ignored": {arn: "already accepted"}}
-    assert invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev")]["status"] == "ACCEPTED"
+    assert invitations(system, EXTERNAL_ACCOUNT)[(MODEL_CARD_ACCOUNT, "cardshare-dev-1")]["status"] == "ACCEPTED"
 
 
 @stack()

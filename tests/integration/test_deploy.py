@@ -21,7 +21,7 @@ from template_loader import load_template
 from cardshare.policy import Access, ConfigError
 from cardshare.settings import load_settings
 from cardshare.status import CardStatus
-from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT
+from cardshare_local.accounts import DEV_ACCOUNT, MODEL_CARD_ACCOUNT, PROD_ACCOUNT, REGION, TEST_ACCOUNT, stage_account
 from cardshare_local.extensions import ram as ram_ext
 from cardshare_local.runtime import LOCAL_PARAMETERS, PLAN_FUNCTION, LocalAws, deploy_local, local_aws
 from cardshare_local.template import TemplateError
@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
 SHARES = {"dev": "devShare1", "test": "testShare1", "prod": "prodShare1"}
-PRINCIPAL_PARAMETERS = {"dev": "devAccountIds", "test": "testAccountIds", "prod": "prodAccountIds"}
 MANAGED = ram_ext.MODEL_CARD_PERMISSION_ARN
 MANAGED_EXPORT = ram_ext.MODEL_CARD_EXPORT_PERMISSION_ARN
 
@@ -126,7 +125,7 @@ class TestTheDefaultDeploy:
 
         assert share["name"] == f"cardshare-{stage}-1"
         assert share["allowExternalPrincipals"] is False
-        assert principals_of(system, arn) == {LOCAL_PARAMETERS[PRINCIPAL_PARAMETERS[stage]]}
+        assert principals_of(system, arn) == {stage_account(stage)}
         assert system.share_arns[stage] == arn == system.stack.outputs[f"{SHARES[stage]}Arn"]
 
     def test_dev_and_test_use_the_managed_permission_and_prod_the_stacks_read_only_one(self, system: LocalAws) -> None:
