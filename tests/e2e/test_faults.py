@@ -262,8 +262,8 @@ def race_with_duplicate(system: LocalAws, name: str) -> None:
     # Both approval runs associated prod; RAM kept one association, and every run ended on Draft.
     associated = [change for h in histories.values() for change in h.actions if change[0] == "associate"]
     assert associated == [("associate", "prod")] * 2, associated
-    assert [row[:2] for row in ram_rows(system, arn) if row[0].endswith("-prod")] == [
-        (f"{system.stack.name}-prod", "DISASSOCIATED")
+    assert [row[:2] for row in ram_rows(system, arn) if row[0].endswith("-prod-1")] == [
+        (f"{system.stack.name}-prod-1", "DISASSOCIATED")
     ]
     assert {output(e)["status"] for e in executions} == {"Draft"}
     assert [r["outcome"] for r in records_of(system, arn, executions) if r["outcome"] in ("blocked", "failed")] == []
@@ -331,7 +331,7 @@ def concurrent_duplicate(system: LocalAws, name: str) -> None:
     assert (plan["next"], [a["stage"] for a in plan["actions"]]) == ("apply", ["dev"])
     assert [task for e in executions for task in History.of(system, e).ram_tasks] == ["Associate", "Associate"]
     [(share, status, _, _)] = ram_rows(system, arn)
-    assert (share, status) == (f"{system.stack.name}-dev", "ASSOCIATED")
+    assert (share, status) == (f"{system.stack.name}-dev-1", "ASSOCIATED")
     assert_associations(system, arn, {"dev"})
     # Each execution recorded what it did; the one change of the card is reported once.
     records = ledger(system, arn)

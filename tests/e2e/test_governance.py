@@ -94,7 +94,7 @@ def test_a_proper_approval_is_shared_recorded_and_notified_once(system: LocalAws
     # Prod got the card only once the approval had settled (EvidenceWaitSeconds after it); the
     # execution waited for that, and says so.
     approved_at = sagemaker(system).describe_model_card(ModelCardName=NAME)["LastModifiedTime"]
-    [prod_created] = [created for share, _, created, _ in ram_rows(system, ARN) if share.endswith("-prod")]
+    [prod_created] = [created for share, _, created, _ in ram_rows(system, ARN) if share.endswith("-prod-1")]
     assert (prod_created - approved_at).total_seconds() >= system.settings().gates.evidence_wait_seconds
     assert approval["evidenceWaits"] >= 1
     gates = {g["gate"]: g for g in approval["gates"]}
