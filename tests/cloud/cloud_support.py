@@ -20,12 +20,9 @@ from cardshare.status import CardStatus
 T = TypeVar("T")
 
 STACK_VARIABLE = "AWS_SAM_STACK_NAME"
-#: Stage → the profile variable of its consumer account.
-CONSUMER_VARIABLES: dict[str, str] = {
-    "dev": "CARDSHARE_DEV_PROFILE",
-    "test": "CARDSHARE_TEST_PROFILE",
-    "prod": "CARDSHARE_PROD_PROFILE",
-}
+#: The deployed stack's stages when they are not the template's default ``dev,test,prod``.
+STAGES_VARIABLE = "CARDSHARE_CLOUD_STAGES"
+DEFAULT_STAGES = "dev,test,prod"
 APPROVER_VARIABLE = "CARDSHARE_APPROVER_PROFILE"
 CARD_PREFIX = "cardshare-cloud-test-"
 #: How a consumer's call is refused when its account may not do it (SageMaker's code for a denied call).
@@ -45,9 +42,15 @@ class CloudConfig:
     model_card_profile: str | None
 
 
+def consumer_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """Stage → the variable naming its consumer account's profile (``CARDSHARE_<STAGE>_PROFILE``)."""
+    stages = (environ.get(STAGES_VARIABLE) or DEFAULT_STAGES).split(",")
+    return {stage.strip(): f"CARDSHARE_{stage.strip().upper()}_PROFILE" for stage in stages if stage.strip()}
+
+
 def missing_variables(environ: Mapping[str, str]) -> list[str]:
     """The variables the suite needs that are unset or empty, in the order the README lists them."""
-    needed = [STACK_VARIABLE, *CONSUMER_VARIABLES.values()]
+    needed = [STACK_VARIABLE, *consumer_variables(environ).values()]
     return [name for name in needed if not environ.get(name)]
 
 
@@ -55,7 +58,7 @@ def read_config(environ: Mapping[str, str]) -> CloudConfig:
     """The configuration; call only when :func:`missing_variables` is empty."""
     return CloudConfig(
         stack_name=environ[STACK_VARIABLE],
-        consumer_profiles={stage: environ[name] for stage, name in CONSUMER_VARIABLES.items()},
+        consumer_profiles={stage: environ[name] for stage, name in consumer_variables(environ).items()},
         approver_profile=environ.get(APPROVER_VARIABLE) or None,
         model_card_profile=environ.get("AWS_PROFILE") or None,
     )

@@ -73,6 +73,14 @@ def test_the_approver_and_the_model_card_profile_are_optional() -> None:
     plain = read_config(CONFIGURED)
     assert (plain.approver_profile, plain.model_card_profile) == (None, None)
     assert plain.consumer_profiles == {"dev": "dev", "test": "test", "prod": "prod"}
+
+
+def test_another_ladder_names_a_profile_variable_per_stage() -> None:
+    four = {**CONFIGURED, "CARDSHARE_CLOUD_STAGES": "dev,test,staging,prod"}
+    assert missing_variables(four) == ["CARDSHARE_STAGING_PROFILE"]
+    config = read_config({**four, "CARDSHARE_STAGING_PROFILE": "staging-engineer"})
+    assert config.consumer_profiles["staging"] == "staging-engineer"
+    assert list(config.consumer_profiles) == ["dev", "test", "staging", "prod"]
     full = read_config({**CONFIGURED, "CARDSHARE_APPROVER_PROFILE": "approver", "AWS_PROFILE": "owner"})
     assert (full.approver_profile, full.model_card_profile) == ("approver", "owner")
 
