@@ -65,9 +65,9 @@ def default_stages(
                 "access": stage["access"],
                 "principals": principals.get(name, ""),
                 "statuses": parameter_default(statuses_param),
-                "shareArn": shares.get(
-                    name, f"arn:aws:ram:us-east-1:{owner_account}:resource-share/{name}-0000-1111-2222"
-                ),
+                "shareArns": [
+                    shares.get(name, f"arn:aws:ram:us-east-1:{owner_account}:resource-share/{name}-0000-1111-2222")
+                ],
             }
         )
     return result
