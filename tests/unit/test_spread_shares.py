@@ -128,6 +128,15 @@ def test_a_card_in_another_share_of_its_stage_is_added_to_its_own_first_and_remo
     assert states == {OWN["dev"]: S.ASSOCIATED, WRONG["dev"]: S.DISASSOCIATED}
 
 
+def test_adding_the_own_share_is_a_move_only_when_the_stage_already_has_access() -> None:
+    # Another share still ASSOCIATING gives no access yet: the own share adds the stage.
+    associating = plan(LADDER, CARD, CardStatus.DRAFT, [Association(WRONG["dev"], S.ASSOCIATING)])
+    assert ops(associating) == [("associate", "dev", OWN["dev"], False)]
+    assert associating.pending == (STAGE["dev"],)
+    associated = plan(LADDER, CARD, CardStatus.DRAFT, [Association(WRONG["dev"], S.ASSOCIATED)])
+    assert ops(associated) == [("associate", "dev", OWN["dev"], True)]
+
+
 def test_a_failed_association_with_the_own_share_keeps_the_other_share() -> None:
     states = {WRONG["dev"]: S.ASSOCIATED, OWN["dev"]: S.FAILED}
     result = plan(LADDER, CARD, CardStatus.DRAFT, rows(states))

@@ -122,7 +122,8 @@ def _state(current: dict[str, Association], share_arn: str) -> AssociationStatus
 def _plan_stage(stage: Stage, desired: set[str], current: dict[str, Association]) -> Plan:
     """One stage's part of the plan (``pending`` lists the stage once per moving share)."""
     wanted = [share for share in stage.share_arns if share in desired]
-    present = {share for share in stage.share_arns if _state(current, share) in PRESENT}
+    # A card already ASSOCIATED elsewhere in the stage keeps its access: adding the own share moves it.
+    associated = {share for share in stage.share_arns if _state(current, share) is AssociationStatus.ASSOCIATED}
     # Removing a share of a stage the card keeps must wait until the card is confirmed elsewhere in it.
     covered = any(_state(current, share) is AssociationStatus.ASSOCIATED for share in wanted)
     actions: list[Action] = []
@@ -140,5 +141,5 @@ def _plan_stage(stage: Stage, desired: set[str], current: dict[str, Association]
             association = current.get(share)
             if state is AssociationStatus.FAILED and association is not None:
                 failed.append(association)
-            actions.append(Action(Op.ASSOCIATE, stage, share, move=bool(present - {share})))
+            actions.append(Action(Op.ASSOCIATE, stage, share, move=bool(associated - {share})))
     return Plan(tuple(actions), tuple(pending), tuple(failed))
