@@ -102,7 +102,8 @@ def plan_shares(ladder: StageLadder, desired: set[str], actual: Iterable[Associa
     stage's shares never leaves the stage without access. Until then the removal waits for the
     round after the add (or the pending association) settles.
     """
-    current = {a.share_arn: a for a in actual if a.share_arn in ladder.share_arns}
+    ours = set(ladder.share_arns)
+    current = {a.share_arn: a for a in actual if a.share_arn in ours}
     actions: list[Action] = []
     pending: list[Stage] = []
     failed: list[Association] = []

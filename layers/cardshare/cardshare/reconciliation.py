@@ -123,9 +123,8 @@ def _drift(
 
 
 def _ours(ladder: StageLadder, associations: Iterable[ResourceAssociation]) -> dict[str, dict[str, AssociationStatus]]:
-    return current_associations(
-        a for a in associations if a.share_arn in ladder.share_arns and _is_model_card(a.resource_arn)
-    )
+    shares = set(ladder.share_arns)  # every share of every stage; looked up once per association row
+    return current_associations(a for a in associations if a.share_arn in shares and _is_model_card(a.resource_arn))
 
 
 def needs_record(
