@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.driver import CONTENT, Driver, card_arn, person
+from cardshare.policy import StageLadder
 from cardshare.timestamps import epoch
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT
 from cardshare_local.extensions import ram
@@ -43,7 +44,7 @@ class Fleet:
         self.ram = self.driver.client("ram")
         self.dynamodb = self.driver.client("dynamodb")
         self.table = str(self.driver.system.stack.outputs["DecisionLedgerTableName"])
-        self.shares = self.driver.system.share_arns
+        self.ladder: StageLadder = self.driver.system.settings().ladder
 
     def record_template(self) -> None:
         """Take one card through the workflow to Approved; keep its ledger items as every card's history."""
@@ -62,7 +63,8 @@ class Fleet:
         )
         self.history = [item for page in pages for item in page["Items"]]
         self.sm.delete_model_card(ModelCardName=TEMPLATE)
-        for share in self.shares.values():
+        for stage in self.ladder.stages:
+            share = stage.share_for(card_arn(TEMPLATE))
             self.ram.disassociate_resource_share(resourceShareArn=share, resourceArns=[card_arn(TEMPLATE)])
         events = self.driver.client("events")
         for rule in events.list_rules()["Rules"]:
@@ -73,9 +75,15 @@ class Fleet:
         names = [name(i) for i in range(self.size, size)]
         for i, card in zip(range(self.size, size), names, strict=True):
             self.sm.create_model_card(ModelCardName=card, Content=CONTENT, ModelCardStatus=status(i))
-        for stage, share in self.shares.items():
-            members = [card_arn(n) for i, n in zip(range(self.size, size), names, strict=True) if stage in stages(i)]
-            self._associate(share, members)
+        for stage in self.ladder.stages:
+            # Each card in its own slot of the stage, as the workflow would put it.
+            for share in stage.share_arns:
+                members = [
+                    card_arn(n)
+                    for i, n in zip(range(self.size, size), names, strict=True)
+                    if stage.name in stages(i) and stage.share_for(card_arn(n)) == share
+                ]
+                self._associate(share, members)
         modified = self._modified_times(set(names))
         items = [
             item
@@ -93,7 +101,7 @@ class Fleet:
         self.drifted = [i for i in range(self.size) if i % 200 in (7, 157)]
         for i in self.drifted:
             change = self.ram.disassociate_resource_share if i % 200 == 7 else self.ram.associate_resource_share
-            change(resourceShareArn=self.shares["prod"], resourceArns=[card_arn(name(i))])
+            change(resourceShareArn=self._prod_share(i), resourceArns=[card_arn(name(i))])
         ram.settle(MODEL_CARD_ACCOUNT)
         return len(self.drifted)
 
@@ -101,9 +109,13 @@ class Fleet:
         """Undo :meth:`drift` by hand (no workflow runs)."""
         for i in self.drifted:
             change = self.ram.associate_resource_share if i % 200 == 7 else self.ram.disassociate_resource_share
-            change(resourceShareArn=self.shares["prod"], resourceArns=[card_arn(name(i))])
+            change(resourceShareArn=self._prod_share(i), resourceArns=[card_arn(name(i))])
         ram.settle(MODEL_CARD_ACCOUNT)
         self.drifted = []
+
+    def _prod_share(self, i: int) -> str:
+        """The prod share card ``i`` belongs in (its slot)."""
+        return next(stage for stage in self.ladder.stages if stage.name == "prod").share_for(card_arn(name(i)))
 
     def _associate(self, share: str, arns: Sequence[str]) -> None:
         for start in range(0, len(arns), _RAM_BATCH):

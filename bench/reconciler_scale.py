@@ -108,7 +108,7 @@ def run_scale(sizes: Sequence[int]) -> list[Checked]:
         driver = Driver(system)
         fleet = Fleet(driver)
         fleet.record_template()
-        shares = list(system.share_arns.values())
+        shares = list(system.settings().ladder.share_arns)
         for size in sorted(sizes):
             fleet.grow(size)
             results.append(reconciler_dry_run(driver, size, 0))

@@ -71,7 +71,9 @@ def default_stages(
             "access": parameter_default(f"{name}Access"),
             "principals": principals.get(name, ""),
             "statuses": parameter_default(f"{name}Statuses"),
-            "shareArn": shares.get(name, f"arn:aws:ram:us-east-1:{owner_account}:resource-share/{name}-0000-1111-2222"),
+            "shareArns": [
+                shares.get(name, f"arn:aws:ram:us-east-1:{owner_account}:resource-share/{name}-0000-1111-2222")
+            ],
         }
         for name in stage_names()
     ]

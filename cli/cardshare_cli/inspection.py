@@ -20,7 +20,11 @@ READ_ONLY = "read-only"
 
 @dataclass(frozen=True)
 class StageRow:
-    """One stage as a card sees it: its share, the card's association, who is on it and what they may do."""
+    """One stage as a card sees it: the share holding it, the card's association, who is on it and what they may do.
+
+    ``share_arn`` is the stage's share that holds the card (its own share when none does);
+    ``own_share_arn`` the one the card belongs in (:meth:`cardshare.policy.Stage.share_for`).
+    """
 
     stage: str
     share_arn: str
@@ -29,12 +33,14 @@ class StageRow:
     access: str
     earned: bool
     """Whether the card's status alone would grant the stage (gates may still hold it back)."""
+    own_share_arn: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
             "stage": self.stage,
             "shareArn": self.share_arn,
+            "ownShareArn": self.own_share_arn or self.share_arn,
             "association": self.association,
             "principals": dict(self.principals),
             "access": self.access,
@@ -107,28 +113,27 @@ class Inspector:
         return READ_WRITE if self._shares.grants_update(share_arn) else READ_ONLY
 
     def _principals(self) -> dict[str, dict[str, AssociationStatus]]:
-        return self._shares.principals([stage.share_arn for stage in self.stages])
+        return self._shares.principals(self._stack.settings.ladder.share_arns)
 
     def card(self, card: str) -> CardView:
         """``cardshare status``: the card's status and version, and each stage's share, principals and access."""
         arn, described = resolve_card(self._stack, self._cards, card)
-        shares = [stage.share_arn for stage in self.stages]
-        associations = {row.share_arn: row.status.value for row in self._shares.associations(arn, shares)}
-        if described is None and not any(state in _PRESENT for state in associations.values()):
+        shares = self._stack.settings.ladder.share_arns
+        states = {row.share_arn: row.status for row in self._shares.associations(arn, shares)}
+        if described is None and not any(state in PRESENT for state in states.values()):
             raise unknown_card(self._stack, arn)
         principals = self._principals()
         reachable = _reachable(principals)
-        rows = tuple(
-            StageRow(
-                stage.name,
-                stage.share_arn,
-                associations.get(stage.share_arn),
-                {p: status.value for p, status in sorted(principals.get(stage.share_arn, {}).items())},
-                self.access(stage.share_arn, associations.get(stage.share_arn), reachable),
-                described is not None and described.status in stage.statuses,
-            )
-            for stage in self.stages
-        )
+
+        def row(stage: Stage) -> StageRow:
+            share = holding_share(stage, arn, states)
+            state = states[share].value if share in states else None
+            members = {p: status.value for p, status in sorted(principals.get(share, {}).items())}
+            earned = described is not None and described.status in stage.statuses
+            access = self.access(share, state, reachable)
+            return StageRow(stage.name, share, state, members, access, earned, stage.share_for(arn))
+
+        rows = tuple(row(stage) for stage in self.stages)
         if described is None:
             # Deleted, still shared: what the consumers can read until the reconciler removes it.
             return CardView(arn, arn.rsplit("/", 1)[-1], DELETED, None, None, rows)
@@ -139,14 +144,26 @@ class Inspector:
         """``cardshare cards``: every card (and every deleted card still shared) x every stage."""
         listed = self._cards.list_cards()
         progress(len(listed))
-        shares = [stage.share_arn for stage in self.stages]
-        rows = self._shares.all_associations(shares)
+        rows = self._shares.all_associations(self._stack.settings.ladder.share_arns)
         progress(len(rows))
         reachable = _reachable(self._principals())
         return matrix_rows(self.stages, listed, rows, lambda share, state: self.access(share, state, reachable))
 
 
-_PRESENT = {status.value for status in PRESENT}
+def holding_share(stage: Stage, card_arn: str, states: Mapping[str, AssociationStatus]) -> str:
+    """The share of ``stage`` that shows the card's access there (the card's association with any share).
+
+    The first of: a share the card is ASSOCIATED with, one it is ASSOCIATING with, one with any
+    other association still listed (FAILED, DISASSOCIATING); else the card's own share. The
+    card's own share comes first among equals.
+    """
+    own = stage.share_for(card_arn)
+    ordered = [own, *(share for share in stage.share_arns if share != own)]
+    for wanted in ({AssociationStatus.ASSOCIATED}, PRESENT, set(AssociationStatus) - {AssociationStatus.DISASSOCIATED}):
+        for share in ordered:
+            if states.get(share) in wanted:
+                return share
+    return own
 
 
 def _reachable(principals: Mapping[str, Mapping[str, AssociationStatus]]) -> set[str]:
@@ -170,8 +187,9 @@ def matrix_rows(
         states = current.get(arn, {})
         result = {}
         for stage in stages:
-            state = states.get(stage.share_arn)
-            shown = access(stage.share_arn, state.value if state else None)
+            share = holding_share(stage, arn, states)
+            state = states.get(share)
+            shown = access(share, state.value if state else None)
             if state is not None and shown == NONE and state is not AssociationStatus.DISASSOCIATED:
                 shown = state.value.lower()
             result[stage.name] = shown

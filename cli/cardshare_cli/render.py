@@ -59,7 +59,7 @@ def status_table(view: CardView) -> Table:
         _add(
             table,
             row.stage,
-            row.share_arn,
+            _share_cell(row.share_arn, row.own_share_arn),
             row.association or "-",
             principals or "-",
             row.access,
@@ -71,6 +71,13 @@ def status_table(view: CardView) -> Table:
             f"Encrypted with {view.kms_key_id}: consumers also need kms:Decrypt on it (README: encrypted cards)."
         )
     return table
+
+
+def _share_cell(share_arn: str, own_share_arn: str) -> str:
+    """The share holding the card; when it is not the card's own share, the own one too (drift)."""
+    if not own_share_arn or own_share_arn == share_arn:
+        return share_arn
+    return f"{share_arn} (its own share: {own_share_arn})"
 
 
 def matrix_table(stages: Sequence[str], rows: Iterable[MatrixRow], title: str = "cards x stages") -> Table:

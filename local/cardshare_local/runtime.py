@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from cardshare.policy import Access
+from cardshare.policy import Access, StageLadder
 from cardshare.settings import load_settings
 from cardshare_local import extensions
 from cardshare_local.accounts import (
@@ -64,9 +64,13 @@ class LocalAws:
 
     @property
     def share_arns(self) -> dict[str, str]:
-        """Stage name → RAM share ARN, as deployed."""
-        settings = self.settings()
-        return {stage.name: stage.share_arn for stage in settings.ladder.stages}
+        """Stage name → the stage's first RAM share ARN, as deployed (the template deploys one per stage)."""
+        return {stage.name: stage.share_arns[0] for stage in self.settings().ladder.stages}
+
+    def share_for(self, stage: str, card_arn: str) -> str:
+        """The share of ``stage`` that ``card_arn`` belongs in (its slot), as the deployed ladder says."""
+        ladder: StageLadder = self.settings().ladder
+        return next(s for s in ladder.stages if s.name == stage).share_for(card_arn)
 
     def settings(self) -> Any:
         """The plan function's settings, read from its deployed environment."""
@@ -111,9 +115,9 @@ class LocalAws:
         return "none"
 
     def associations(self, card_arn: str) -> dict[str, str]:
-        """Stage name → the card's association status with that stage's share (absent stages omitted)."""
+        """Stage name → the card's association status with that stage's shares (absent stages omitted)."""
         client = self.session().client("ram")
-        by_share = {arn: name for name, arn in self.share_arns.items()}
+        by_share = {arn: stage.name for stage in self.settings().ladder.stages for arn in stage.share_arns}
         rows = client.get_resource_share_associations(
             associationType="RESOURCE", resourceShareArns=list(by_share), resourceArn=card_arn
         )["resourceShareAssociations"]

@@ -125,10 +125,10 @@ def edited(content: str, description: str) -> str:
     return json.dumps(document)
 
 
-def expected_shares(ladder: StageLadder, status: str | None) -> dict[str, str]:
-    """Share ARN → ASSOCIATED for each share the ladder gives a card in ``status`` (None: deleted)."""
+def expected_shares(ladder: StageLadder, status: str | None, card_arn: str) -> dict[str, str]:
+    """Share ARN → ASSOCIATED for the card's own share of each stage the ladder gives ``status`` (None: deleted)."""
     stages = ladder.stages_for(CardStatus(status) if status else None)
-    return {stage.share_arn: _ASSOCIATED for stage in stages}
+    return {stage.share_for(card_arn): _ASSOCIATED for stage in stages}
 
 
 def expected_access(ladder: StageLadder, status: str | None) -> dict[str, str]:

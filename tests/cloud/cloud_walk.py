@@ -82,7 +82,7 @@ class CloudTarget:
     @property
     def share_arns(self) -> list[str]:
         """The stack's shares, in ladder order."""
-        return [stage.share_arn for stage in self.stack.settings.ladder.stages]
+        return list(self.stack.settings.ladder.share_arns)
 
     # ---- acting ------------------------------------------------------------------------------------
 
@@ -136,7 +136,7 @@ class CloudTarget:
 
     def wait_shared(self, arn: str, status: str | None) -> dict[str, str]:
         """Wait until RAM associates the card with exactly the shares the ladder gives ``status``."""
-        expected = expected_shares(self.stack.settings.ladder, status)
+        expected = expected_shares(self.stack.settings.ladder, status, arn)
         return poll(
             lambda: self.shares(arn),
             lambda seen: seen == expected,

@@ -293,11 +293,11 @@ def state_change_event(name: str, status: str, version: int = 1) -> dict[str, An
 
 
 def associations(system: LocalAws, arn: str) -> dict[str, str]:
-    """Stage → status of the card's association with that stage's share (DISASSOCIATED left out).
+    """Stage → status of the card's association with that stage's shares (DISASSOCIATED left out).
 
     LocalAws.associations with a cached client (it builds a new one on every call).
     """
-    by_share = {share: stage for stage, share in system.share_arns.items()}
+    by_share = {share: stage.name for stage in system.settings().ladder.stages for share in stage.share_arns}
     rows = client(system, "ram").get_resource_share_associations(
         associationType="RESOURCE", resourceShareArns=list(by_share), resourceArn=arn
     )["resourceShareAssociations"]
@@ -312,7 +312,7 @@ def assert_associations(system: LocalAws, arn: str, stages: Iterable[str]) -> No
 def ram_rows(system: LocalAws, arn: str) -> list[tuple[str, str, Any, Any]]:
     """Every association row RAM keeps for the card: (share, status, created, last updated)."""
     rows = client(system, "ram").get_resource_share_associations(
-        associationType="RESOURCE", resourceShareArns=list(system.share_arns.values()), resourceArn=arn
+        associationType="RESOURCE", resourceShareArns=list(system.settings().ladder.share_arns), resourceArn=arn
     )["resourceShareAssociations"]
     return sorted((r["resourceShareName"], r["status"], r["creationTime"], r["lastUpdatedTime"]) for r in rows)
 
@@ -322,7 +322,9 @@ def all_rows(system: LocalAws) -> list[tuple[str, str, str, Any]]:
     ram.settle()
     rows = (
         client(system, "ram")
-        .get_resource_share_associations(associationType="RESOURCE", resourceShareArns=list(system.share_arns.values()))
+        .get_resource_share_associations(
+            associationType="RESOURCE", resourceShareArns=list(system.settings().ladder.share_arns)
+        )
         .get("resourceShareAssociations", [])
     )
     return sorted((r["associatedEntity"], r["resourceShareName"], r["status"], r["lastUpdatedTime"]) for r in rows)

@@ -190,8 +190,8 @@ class TestTheDefaultDeploy:
             "test": (TEST_ACCOUNT,),
             "prod": (PROD_ACCOUNT,),
         }
-        assert {stage.name: stage.share_arn for stage in settings.ladder.stages} == {
-            stage: system.stack.resources[logical_id] for stage, logical_id in SHARES.items()
+        assert {stage.name: stage.share_arns for stage in settings.ladder.stages} == {
+            stage: (system.stack.resources[logical_id],) for stage, logical_id in SHARES.items()
         }
         parameters = TEMPLATE["Parameters"]
         for stage, parameter in (("dev", "devStatuses"), ("test", "testStatuses"), ("prod", "prodStatuses")):

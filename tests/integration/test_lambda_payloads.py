@@ -176,6 +176,6 @@ def test_env_json_holds_the_values_the_local_stack_gives_each_function(stack: Lo
             assert ladder_shape(env_file[function_id]) == ladder_shape(deployed), function_id
     # The ladder in env.json names distinct shares of the stack's account, one per stage, as a deploy does.
     stages = json.loads(env_file["PlanCardFunction"]["CARDSHARE_STAGES"])
-    arns = [stage["shareArn"] for stage in stages]
+    arns = [arn for stage in stages for arn in stage["shareArns"]]
     assert len(set(arns)) == len(arns) == len(stack.settings().ladder.stages)
     assert all(f":{MODEL_CARD_ACCOUNT}:" in arn for arn in arns)

@@ -52,7 +52,7 @@ def ladder(account: str = ACCOUNT) -> StageLadder:
             "access": access,
             "principals": principal,
             "statuses": statuses,
-            "shareArn": f"arn:aws:ram:{REGION}:{account}:resource-share/{name}",
+            "shareArns": [f"arn:aws:ram:{REGION}:{account}:resource-share/{name}"],
         }
         for name, access, principal, statuses in stages
     ]
@@ -60,7 +60,7 @@ def ladder(account: str = ACCOUNT) -> StageLadder:
 
 
 LADDER = ladder()
-SHARE = {stage.name: stage.share_arn for stage in LADDER.stages}
+SHARE = {stage.name: stage.share_arns[0] for stage in LADDER.stages}
 STAGE_OF = {arn: name for name, arn in SHARE.items()}
 
 

@@ -15,7 +15,7 @@ _STAGES = (
 )
 STAGES = json.dumps(
     [
-        {"name": name, "access": access, "principals": principals, "statuses": statuses, "shareArn": SHARES[name]}
+        {"name": name, "access": access, "principals": principals, "statuses": statuses, "shareArns": [SHARES[name]]}
         for name, access, principals, statuses in _STAGES
     ]
 )

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 from readme_ladder import LADDER, OWNER, SHARES, STAGES
+from rich.console import Console
 
 from cardshare.planner import AssociationStatus
+from cardshare.policy import Stage, StageLadder, build_ladder
 from cardshare.reconciler import Report
 from cardshare.reconciliation import CardSummary, Drift, ResourceAssociation
 from cardshare.settings import load_settings
 from cardshare.status import CardStatus
 from cardshare_cli.errors import OperatorError, one_line
-from cardshare_cli.inspection import NONE, READ_ONLY, READ_WRITE, matrix_rows
+from cardshare_cli.inspection import NONE, READ_ONLY, READ_WRITE, CardView, StageRow, holding_share, matrix_rows
 from cardshare_cli.redrive import RedriveResult
-from cardshare_cli.render import redrive_summary, report_summary
+from cardshare_cli.render import redrive_summary, report_summary, status_table
 from cardshare_cli.stack import Connection, Stack
 
 
@@ -173,3 +177,75 @@ def test_an_audit_without_the_ledger_is_an_error_not_a_guess() -> None:
             dry_run=True,
             now=now,
         )  # type: ignore[arg-type]
+
+
+# ---- stages spanning several shares: the stage is the column, whichever share holds the card -------
+
+
+def _spread_ladder() -> StageLadder:
+    raw = json.loads(STAGES)
+    for stage in raw:
+        stage["shareArns"] = [f"{stage['shareArns'][0]}-{slot}" for slot in range(3)]
+    return build_ladder(raw, OWNER)
+
+
+SPREAD = _spread_ladder()
+
+
+def _slots(stage: Stage, arn: str) -> tuple[str, str]:
+    """The card's own share of ``stage`` and another one of its shares."""
+    own = stage.share_for(arn)
+    return own, next(share for share in stage.share_arns if share != own)
+
+
+def test_the_matrix_shows_a_stages_access_through_any_of_its_shares() -> None:
+    a, b = card("A", CardStatus.PENDING_REVIEW), card("B", CardStatus.DRAFT)
+    dev, test, prod = SPREAD.stages
+    a_dev_own, a_dev_other = _slots(dev, a.arn)
+    _, a_test_other = _slots(test, a.arn)
+    b_dev_own, _ = _slots(dev, b.arn)
+    _, b_prod_other = _slots(prod, b.arn)
+    associations = [
+        ResourceAssociation(a.arn, a_dev_other, AssociationStatus.ASSOCIATED),
+        ResourceAssociation(a.arn, a_dev_own, AssociationStatus.ASSOCIATING),
+        ResourceAssociation(a.arn, a_test_other, AssociationStatus.ASSOCIATED),
+        ResourceAssociation(b.arn, b_dev_own, AssociationStatus.DISASSOCIATED),
+        ResourceAssociation(b.arn, b_prod_other, AssociationStatus.FAILED),
+    ]
+
+    def access(share: str, association: str | None) -> str:
+        if association != "ASSOCIATED":
+            return NONE
+        return READ_ONLY if share in prod.share_arns else READ_WRITE
+
+    rows = matrix_rows(SPREAD.stages, [b, a], associations, access)
+    assert [(r.name, dict(r.cells)) for r in rows] == [
+        # A reaches dev and test through shares other than its own: still access (drift, not loss).
+        ("A", {"dev": READ_WRITE, "test": READ_WRITE, "prod": NONE}),
+        ("B", {"dev": NONE, "test": NONE, "prod": "failed"}),
+    ]
+
+
+def test_the_holding_share_prefers_an_associated_one_then_the_cards_own() -> None:
+    dev = SPREAD.stages[0]
+    arn = card("C").arn
+    own, other = _slots(dev, arn)
+    assert holding_share(dev, arn, {}) == own
+    assert holding_share(dev, arn, {other: AssociationStatus.ASSOCIATED, own: AssociationStatus.ASSOCIATING}) == other
+    assert holding_share(dev, arn, {other: AssociationStatus.ASSOCIATED, own: AssociationStatus.ASSOCIATED}) == own
+    assert holding_share(dev, arn, {other: AssociationStatus.ASSOCIATING}) == other
+    assert holding_share(dev, arn, {other: AssociationStatus.DISASSOCIATED}) == own
+
+
+def test_status_names_the_share_holding_the_card_and_its_own_when_they_differ() -> None:
+    rows = (
+        StageRow("dev", "share-9", "ASSOCIATED", {}, READ_WRITE, True, "share-4"),
+        StageRow("test", "share-5", "ASSOCIATED", {}, READ_WRITE, True, "share-5"),
+    )
+    view = CardView("arn", "C", "PendingReview", 2, None, rows)
+    out = Console(width=250, record=True)
+    out.print(status_table(view))
+    text = out.export_text()
+    assert "share-9 (its own share: share-4)" in text
+    assert "share-5 (its own" not in text
+    assert [r["ownShareArn"] for r in view.to_dict()["stages"]] == ["share-4", "share-5"]

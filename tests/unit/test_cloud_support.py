@@ -138,7 +138,7 @@ def test_an_edit_changes_only_the_description() -> None:
     ],
 )
 def test_expectations_follow_the_stage_ladder(status: str | None, shares: set[str], access: dict[str, str]) -> None:
-    assert expected_shares(LADDER, status) == {SHARES[stage]: "ASSOCIATED" for stage in shares}
+    assert expected_shares(LADDER, status, CARD) == {SHARES[stage]: "ASSOCIATED" for stage in shares}
     assert expected_access(LADDER, status) == access
 
 
@@ -164,7 +164,7 @@ def test_current_shares_leave_out_disassociated_and_keep_the_newest_row() -> Non
     assert current_shares(rows) == {SHARES["dev"]: "ASSOCIATED"}
     assert current_shares([association("test", "ASSOCIATING")]) == {SHARES["test"]: "ASSOCIATING"}
     # ASSOCIATING is not yet what the ladder wants.
-    assert current_shares([association("test", "ASSOCIATING")]) != expected_shares(LADDER, "PendingReview")
+    assert current_shares([association("test", "ASSOCIATING")]) != expected_shares(LADDER, "PendingReview", CARD)
 
 
 def test_settle_timeout_covers_the_evidence_wait_the_quiet_period_and_rams_polls() -> None:

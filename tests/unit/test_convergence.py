@@ -44,7 +44,7 @@ STAGES_JSON = json.dumps(
     default_stages(ACCOUNT, principals={"dev": "111111111111", "test": "222222222222", "prod": "333333333333"})
 )
 LADDER = ladder_from_json(STAGES_JSON, ACCOUNT)
-SHARE = {stage.name: stage.share_arn for stage in LADDER.stages}
+SHARE = {stage.name: stage.share_arns[0] for stage in LADDER.stages}
 LIMITS = Limits(poll_seconds=7, max_polls=3, max_rounds=2)
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

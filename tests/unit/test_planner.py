@@ -26,7 +26,8 @@ LADDER = ladder_from_json(
     OWNER,
 )
 NAMES = ("dev", "test", "prod")
-SHARE = {stage.name: stage.share_arn for stage in LADDER.stages}
+SHARE = {stage.name: stage.share_arns[0] for stage in LADDER.stages}
+CARD = f"arn:aws:sagemaker:us-east-1:{OWNER}:model-card/example-card"
 FOREIGN_SHARE = "arn:aws:ram:us-east-1:123456789012:resource-share/not-managed-by-cardshare"
 
 S = AssociationStatus
@@ -130,7 +131,7 @@ def test_one_share_decision(
     row = Association(SHARE["test"], state, "boom") if state is not None else None
     rows = [row] if row is not None else []
     result = plan_shares(LADDER, {SHARE["test"]} if wanted else set(), [*rows, Association(FOREIGN_SHARE, S.FAILED)])
-    assert result.actions == ((Action(call, test),) if call else ())
+    assert result.actions == ((Action(call, test, SHARE["test"]),) if call else ())
     assert result.pending == ((test,) if waits else ())
     assert result.failed == ((row,) if reported else ())
     assert result.converged is (call is None and not waits)
@@ -150,7 +151,7 @@ SWEEP = [
 def test_plan_properties(status: CardStatus | None, name: str, state: AssociationStatus | None) -> None:
     start: Start = {other: None for other in NAMES} | {name: state}
     granted = DESIRED[status]
-    result = plan(LADDER, status, associations(start))
+    result = plan(LADDER, CARD, status, associations(start))
     touched = [action.stage.name for action in result.actions]
 
     assert len(set(touched)) == len(touched), "two calls on one share (associated and disassociated?)"
@@ -178,15 +179,15 @@ def test_plan_properties(status: CardStatus | None, name: str, state: Associatio
         assert not result.converged
 
     # Idempotent: once RAM has accepted the calls, planning again asks for nothing more.
-    assert plan(LADDER, status, associations(apply(start, result))).actions == ()
+    assert plan(LADDER, CARD, status, associations(apply(start, result))).actions == ()
 
     # Convergent: after RAM settles, at most one more round (a share that was moving the wrong way).
     state_after = apply_and_settle(LADDER, start, result)
-    second = plan(LADDER, status, associations(state_after))
+    second = plan(LADDER, CARD, status, associations(state_after))
     if not result.pending:
         assert second.converged, "a plan without pending stages left work for the next round"
     state_after = apply_and_settle(LADDER, state_after, second)
-    final = plan(LADDER, status, associations(state_after))
+    final = plan(LADDER, CARD, status, associations(state_after))
     assert final.converged
     assert not final.failed
     assert associated(state_after) == granted
@@ -201,11 +202,12 @@ def test_foreign_associations_change_nothing(status: CardStatus | None) -> None:
             Association(FOREIGN_SHARE, S.FAILED, "not ours"),
             Association(FOREIGN_SHARE.replace("not-managed", "other"), S.ASSOCIATING),
         ]
-        assert plan(LADDER, status, with_foreign) == plan(LADDER, status, associations(start, foreign=False))
+        without_foreign = associations(start, foreign=False)
+        assert plan(LADDER, CARD, status, with_foreign) == plan(LADDER, CARD, status, without_foreign)
 
 
 def test_plan_is_empty_for_a_card_with_only_foreign_associations() -> None:
-    result = plan(LADDER, None, [Association(FOREIGN_SHARE, S.ASSOCIATED)])
+    result = plan(LADDER, CARD, None, [Association(FOREIGN_SHARE, S.ASSOCIATED)])
     assert result == Plan((), (), ())
     assert result.converged
 
@@ -218,11 +220,11 @@ def stage(name: str) -> Stage:
 
 
 def test_approved_from_nothing_associates_dev_test_prod() -> None:
-    result = plan(LADDER, CardStatus.APPROVED, [])
+    result = plan(LADDER, CARD, CardStatus.APPROVED, [])
     assert result.actions == (
-        Action(Op.ASSOCIATE, stage("dev")),
-        Action(Op.ASSOCIATE, stage("test")),
-        Action(Op.ASSOCIATE, stage("prod")),
+        Action(Op.ASSOCIATE, stage("dev"), SHARE["dev"]),
+        Action(Op.ASSOCIATE, stage("test"), SHARE["test"]),
+        Action(Op.ASSOCIATE, stage("prod"), SHARE["prod"]),
     )
     assert result.pending == ()
     assert result.failed == ()
@@ -231,19 +233,20 @@ def test_approved_from_nothing_associates_dev_test_prod() -> None:
 
 def test_approved_back_to_draft_disassociates_test_and_prod() -> None:
     everything = [Association(SHARE[name], S.ASSOCIATED) for name in ("dev", "test", "prod")]
-    result = plan(LADDER, CardStatus.DRAFT, everything)
+    result = plan(LADDER, CARD, CardStatus.DRAFT, everything)
     assert ops(result) == [("disassociate", "test"), ("disassociate", "prod")]
     assert result.pending == ()
 
 
 def test_approved_to_archived_keeps_only_prod() -> None:
     everything = [Association(SHARE[name], S.ASSOCIATED) for name in ("dev", "test", "prod")]
-    assert ops(plan(LADDER, CardStatus.ARCHIVED, everything)) == [("disassociate", "dev"), ("disassociate", "test")]
+    result = plan(LADDER, CARD, CardStatus.ARCHIVED, everything)
+    assert ops(result) == [("disassociate", "dev"), ("disassociate", "test")]
 
 
 def test_deleted_card_is_removed_from_every_share() -> None:
     everything = [Association(SHARE[name], S.ASSOCIATED) for name in ("dev", "test", "prod")]
-    assert ops(plan(LADDER, None, everything)) == [
+    assert ops(plan(LADDER, CARD, None, everything)) == [
         ("disassociate", "dev"),
         ("disassociate", "test"),
         ("disassociate", "prod"),
@@ -251,13 +254,14 @@ def test_deleted_card_is_removed_from_every_share() -> None:
 
 
 def test_draft_to_pending_review_adds_only_test() -> None:
-    result = plan(LADDER, CardStatus.PENDING_REVIEW, [Association(SHARE["dev"], S.ASSOCIATED)])
+    result = plan(LADDER, CARD, CardStatus.PENDING_REVIEW, [Association(SHARE["dev"], S.ASSOCIATED)])
     assert ops(result) == [("associate", "test")]
 
 
 def test_already_converged_is_a_no_op() -> None:
     result = plan(
         LADDER,
+        CARD,
         CardStatus.PENDING_REVIEW,
         [Association(SHARE["dev"], S.ASSOCIATED), Association(SHARE["test"], S.ASSOCIATED)],
     )
@@ -268,6 +272,7 @@ def test_already_converged_is_a_no_op() -> None:
 def test_moving_association_is_waited_out_not_fought() -> None:
     result = plan(
         LADDER,
+        CARD,
         CardStatus.DRAFT,
         [Association(SHARE["dev"], S.DISASSOCIATING), Association(SHARE["prod"], S.ASSOCIATING)],
     )
@@ -278,13 +283,13 @@ def test_moving_association_is_waited_out_not_fought() -> None:
 
 def test_failed_desired_share_is_retried_and_reported() -> None:
     failed = Association(SHARE["test"], S.FAILED, "principal 222222222222 is not in the organization")
-    result = plan(LADDER, CardStatus.PENDING_REVIEW, [Association(SHARE["dev"], S.ASSOCIATED), failed])
+    result = plan(LADDER, CARD, CardStatus.PENDING_REVIEW, [Association(SHARE["dev"], S.ASSOCIATED), failed])
     assert ops(result) == [("associate", "test")]
     assert result.failed == (failed,)
 
 
 def test_failed_undesired_share_is_left_alone() -> None:
-    result = plan(LADDER, CardStatus.DRAFT, [Association(SHARE["prod"], S.FAILED, "old failure")])
+    result = plan(LADDER, CARD, CardStatus.DRAFT, [Association(SHARE["prod"], S.FAILED, "old failure")])
     assert ops(result) == [("associate", "dev")]
     assert result.failed == ()
 
@@ -322,7 +327,7 @@ def test_hold_removes_prod_from_an_approval_still_waiting_but_does_not_add_test(
     rows = [Association(SHARE["dev"], S.ASSOCIATED), Association(SHARE["prod"], S.ASSOCIATED)]
     result = hold_shares(LADDER, granted_shares(CardStatus.PENDING_REVIEW), rows)
     assert ops(result) == [("disassociate", "prod")]
-    assert plan(LADDER, CardStatus.PENDING_REVIEW, rows).actions != result.actions  # plan would add test
+    assert plan(LADDER, CARD, CardStatus.PENDING_REVIEW, rows).actions != result.actions  # plan would add test
 
 
 def test_hold_keeps_a_share_still_associating_that_the_status_grants() -> None:
@@ -374,7 +379,7 @@ def ladders(draw: st.DrawFn) -> StageLadder:
             "access": "read-write",
             "principals": f"{index + 1:012d}",
             "statuses": sorted(draw(st.sets(st.sampled_from([s.value for s in CardStatus])))),
-            "shareArn": f"arn:aws:ram:us-east-1:{OWNER}:resource-share/share-{index}",
+            "shareArns": [f"arn:aws:ram:us-east-1:{OWNER}:resource-share/share-{index}"],
         }
         for index in range(count)
     ]
@@ -388,7 +393,7 @@ def test_any_ladder_converges_on_the_stages_its_statuses_grant(
     start: dict[str, AssociationStatus | None] = {
         stage.name: data.draw(st.sampled_from(STATES), label=stage.name) for stage in ladder.stages
     }
-    by_name = {stage.name: stage.share_arn for stage in ladder.stages}
+    by_name = {stage.name: stage.share_arns[0] for stage in ladder.stages}
     wanted = {stage.name for stage in ladder.stages if status is not None and status in stage.statuses}
 
     def rows(state: Start) -> list[Association]:
@@ -396,7 +401,7 @@ def test_any_ladder_converges_on_the_stages_its_statuses_grant(
 
     state = start
     for _ in range(2):
-        result = plan(ladder, status, rows(state))
+        result = plan(ladder, CARD, status, rows(state))
         for action in result.actions:
             before = state[action.stage.name]
             if action.op is Op.ASSOCIATE:
@@ -406,5 +411,5 @@ def test_any_ladder_converges_on_the_stages_its_statuses_grant(
                 assert before is S.ASSOCIATED
                 assert action.stage.name not in wanted
         state = apply_and_settle(ladder, state, result)
-    assert plan(ladder, status, rows(state)).converged
+    assert plan(ladder, CARD, status, rows(state)).converged
     assert associated(state) == wanted

@@ -17,6 +17,7 @@ OWNER = "123456789012"
 DEV, TEST, PROD = "111111111111", "222222222222", "333333333333"
 ORG_ARN = "arn:aws:organizations::999999999999:organization/o-abcdefghij"
 OU_ARN = "arn:aws:organizations::999999999999:ou/o-abcdefghij/ou-ab12-cdefgh34"
+SPARE = "arn:aws:ram:us-east-1:123456789012:resource-share/spare-0000-1111-2222"
 
 
 def stages(**principals: str) -> list[dict[str, Any]]:
@@ -75,20 +76,36 @@ BAD_CONFIGURATIONS = [
     pytest.param(with_change(1, name="dev"), "stages (dev).name", id="duplicate-stage-name"),
     pytest.param(with_change(1, name="Test"), "stages[1].name", id="stage-name-upper-case"),
     pytest.param(without(0, "name"), "stages[0].name", id="missing-stage-name"),
-    pytest.param(with_change(1, shareArn=stages()[0]["shareArn"]), "stages (test).shareArn", id="duplicate-share-arn"),
-    pytest.param(without(2, "shareArn"), "stages[2] (prod).shareArn", id="missing-share-arn"),
-    pytest.param(with_change(2, shareArn=""), "stages[2] (prod).shareArn", id="empty-share-arn"),
-    pytest.param(with_change(2, shareArn=None), "stages[2] (prod).shareArn", id="null-share-arn"),
     pytest.param(
-        with_change(0, shareArn="arn:aws:sns:us-east-1:123456789012:resource-share/abc"),
-        "stages[0] (dev).shareArn",
+        with_change(1, shareArns=stages()[0]["shareArns"]), "stages (test).shareArns", id="duplicate-share-arn"
+    ),
+    pytest.param(
+        with_change(2, shareArns=[SPARE, stages()[0]["shareArns"][0]]),
+        "stages (prod).shareArns",
+        id="share-arn-of-another-stage-among-others",
+    ),
+    pytest.param(with_change(0, shareArns=[SPARE, SPARE]), "stages (dev).shareArns", id="share-arn-twice-in-a-stage"),
+    pytest.param(without(2, "shareArns"), "stages[2] (prod).shareArns", id="missing-share-arns"),
+    pytest.param(with_change(2, shareArns=[]), "stages[2] (prod).shareArns", id="empty-share-arns"),
+    pytest.param(with_change(2, shareArns=None), "stages[2] (prod).shareArns", id="null-share-arns"),
+    pytest.param(with_change(2, shareArns=[""]), "stages[2] (prod).shareArns[0]", id="empty-share-arn"),
+    pytest.param(with_change(2, shareArns=[SPARE, None]), "stages[2] (prod).shareArns[1]", id="null-share-arn"),
+    pytest.param(with_change(1, shareArns=SPARE), "stages[1] (test).shareArns", id="share-arns-a-string"),
+    pytest.param(with_change(1, shareArns={"arn": SPARE}), "stages[1] (test).shareArns", id="share-arns-an-object"),
+    pytest.param(
+        with_change(0, shareArn=SPARE, shareArns=None), "stages[0] (dev).shareArns", id="old-shareArn-field-only"
+    ),
+    pytest.param(
+        with_change(0, shareArns=["arn:aws:sns:us-east-1:123456789012:resource-share/abc"]),
+        "stages[0] (dev).shareArns[0]",
         id="share-arn-of-another-service",
     ),
     pytest.param(
-        with_change(0, shareArn="arn:aws:ram:us-east-1:123456789012:permission/abc"),
-        "stages[0] (dev).shareArn",
+        with_change(0, shareArns=[SPARE, "arn:aws:ram:us-east-1:123456789012:permission/abc"]),
+        "stages[0] (dev).shareArns[1]",
         id="ram-arn-not-a-share",
     ),
+    pytest.param(with_change(0, shareArns=["dev-share"]), "stages[0] (dev).shareArns[0]", id="not-an-arn"),
     pytest.param([*stages()[:2], "prod"], "stages[2]", id="stage-not-an-object"),
 ]
 
@@ -163,7 +180,8 @@ def test_default_ladder_from_template_defaults() -> None:
     assert [stage.name for stage in ladder.stages] == ["dev", "test", "prod"]
     assert [stage.access for stage in ladder.stages] == [Access.READ_WRITE, Access.READ_WRITE, Access.READ_ONLY]
     assert [stage.principals for stage in ladder.stages] == [(DEV,), (TEST,), (PROD,)]
-    assert ladder.share_arns == tuple(stage["shareArn"] for stage in stages())
+    assert ladder.share_arns == tuple(arn for stage in stages() for arn in stage["shareArns"])
+    assert all(len(stage.share_arns) == 1 for stage in ladder.stages)
 
 
 # The issue's table: which stage a card in each status is shared with.
@@ -182,7 +200,7 @@ def test_stages_for_each_status_of_the_default_ladder(status: CardStatus | None)
 
 
 def test_default_prod_is_read_only_and_granted_by_approved_and_archived() -> None:
-    prod = default_ladder().stage_for_share(stages()[2]["shareArn"])
+    prod = default_ladder().stage_for_share(stages()[2]["shareArns"][0])
     assert prod.name == "prod"
     assert prod.access is Access.READ_ONLY
     assert prod.statuses == {CardStatus.APPROVED, CardStatus.ARCHIVED}
@@ -242,3 +260,90 @@ def test_ladder_preserves_stage_order_and_custom_mapping() -> None:
     assert [stage.name for stage in ladder.stages] == ["prod", "test", "dev"]
     assert [stage.name for stage in ladder.stages_for(CardStatus.APPROVED)] == ["test", "dev"]
     assert [stage.name for stage in ladder.stages_for(CardStatus.ARCHIVED)] == ["prod"]
+
+
+# ---- a stage spanning several shares: each card has one slot per stage ---------------------------
+
+
+def share(name: str) -> str:
+    return f"arn:aws:ram:us-east-1:{OWNER}:resource-share/{name}"
+
+
+def spread_ladder() -> StageLadder:
+    """dev over three shares, test over two, prod over one."""
+    raw = stages()
+    for stage, count in zip(raw, (3, 2, 1), strict=True):
+        stage["shareArns"] = [share(f"{stage['name']}-{slot}") for slot in range(count)]
+    return build_ladder(raw, OWNER)
+
+
+def card(name: str) -> str:
+    return f"arn:aws:sagemaker:us-east-1:{OWNER}:model-card/{name}"
+
+
+def test_share_arns_list_every_share_of_every_stage_in_slot_order() -> None:
+    ladder = spread_ladder()
+    assert ladder.share_arns == (
+        share("dev-0"),
+        share("dev-1"),
+        share("dev-2"),
+        share("test-0"),
+        share("test-1"),
+        share("prod-0"),
+    )
+    assert ladder.stages[0].share_arns == (share("dev-0"), share("dev-1"), share("dev-2"))
+
+
+@pytest.mark.parametrize("arn", ["dev-0", "dev-1", "dev-2", "test-1", "prod-0"])
+def test_stage_for_share_finds_the_stage_of_any_of_its_shares(arn: str) -> None:
+    assert spread_ladder().stage_for_share(share(arn)).name == arn.split("-")[0]
+
+
+def test_share_for_is_one_of_the_stages_shares_and_a_pure_function_of_the_arn() -> None:
+    dev = spread_ladder().stages[0]
+    again = spread_ladder().stages[0]
+    for index in range(50):
+        arn = card(f"card-{index}")
+        assert dev.share_for(arn) in dev.share_arns
+        assert dev.share_for(arn) == dev.share_for(arn) == again.share_for(arn)
+
+
+def test_share_for_is_sha256_of_the_lower_cased_arn_modulo_the_shares() -> None:
+    # Pinned: the workflow and the reconciler (and any other process, any Python) must agree, so
+    # the slot may not depend on Python's per-process string hash.
+    import hashlib
+
+    dev = spread_ladder().stages[0]
+    arn = card("Example-Card")
+    slot = int.from_bytes(hashlib.sha256(arn.lower().encode()).digest(), "big") % 3
+    assert dev.share_for(arn) == dev.share_arns[slot]
+
+
+def test_share_for_ignores_the_case_of_the_arn() -> None:
+    dev = spread_ladder().stages[0]
+    for index in range(30):
+        arn = card(f"Churn-Model-{index}")
+        assert dev.share_for(arn) == dev.share_for(arn.lower()) == dev.share_for(arn.upper())
+
+
+def test_share_for_spreads_cards_over_every_share() -> None:
+    dev = spread_ladder().stages[0]
+    counts = {arn: 0 for arn in dev.share_arns}
+    for index in range(3000):
+        counts[dev.share_for(card(f"card-{index}"))] += 1
+    # About 1000 each: no share is starved or flooded (a constant or biased slot would fail).
+    assert all(800 <= count <= 1200 for count in counts.values()), counts
+
+
+def test_a_stage_with_one_share_puts_every_card_in_it() -> None:
+    prod = spread_ladder().stages[2]
+    assert {prod.share_for(card(f"card-{index}")) for index in range(20)} == {share("prod-0")}
+
+
+def test_a_share_used_twice_names_the_share_and_the_stage_that_has_it() -> None:
+    raw = stages()
+    raw[1]["shareArns"] = [share("test-0"), raw[0]["shareArns"][0]]
+    with pytest.raises(ConfigError) as raised:
+        build_ladder(raw, OWNER)
+    assert raw[0]["shareArns"][0] in str(raised.value)
+    assert "'dev'" in str(raised.value)

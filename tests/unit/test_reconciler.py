@@ -185,6 +185,7 @@ def test_dry_run_reports_and_starts_nothing() -> None:
                 "status": "PendingReview",
                 "missing": ["test"],
                 "extra": [],
+                "misplaced": [],
                 "reason": "missing test",
             },
             {
@@ -192,6 +193,7 @@ def test_dry_run_reports_and_starts_nothing() -> None:
                 "status": "Draft",
                 "missing": [],
                 "extra": ["prod"],
+                "misplaced": [],
                 "reason": "unexpected prod",
             },
             {
@@ -199,6 +201,7 @@ def test_dry_run_reports_and_starts_nothing() -> None:
                 "status": None,
                 "missing": [],
                 "extra": ["dev"],
+                "misplaced": [],
                 "reason": "card no longer exists; unexpected dev",
             },
         ],

@@ -40,7 +40,7 @@ LADDER: StageLadder = build_ladder(
             "access": "read-only" if stage == "prod" else "read-write",
             "principals": principal,
             "statuses": ",".join(s.value for s, stages in README_TABLE.items() if stage in stages),
-            "shareArn": SHARE[stage],
+            "shareArns": [SHARE[stage]],
         }
         for stage, principal in (("dev", "111111111111"), ("test", "222222222222"), ("prod", "333333333333"))
     ],
@@ -275,6 +275,7 @@ def test_drift_reason_and_dict() -> None:
         "status": "Approved",
         "missing": ["prod", "test"],
         "extra": ["archive"],
+        "misplaced": [],
         "reason": "missing prod, test; unexpected archive",
     }
     assert Drift(arn("c"), None, (), ("dev",)).to_dict()["status"] is None

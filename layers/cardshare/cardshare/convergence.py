@@ -15,7 +15,7 @@ from typing import Any
 
 from cardshare.cards import AssociationReader, Card, CardReader
 from cardshare.gates import APPROVAL_STATUSES, Verdict
-from cardshare.planner import Op, hold_shares, plan
+from cardshare.planner import Action, Op, hold_shares, plan
 from cardshare.policy import StageLadder
 
 Judge = Callable[[Card | None], Verdict]
@@ -62,6 +62,8 @@ class Progress:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     defers: int = 0
+    moved: tuple[str, ...] = ()
+    """Stages whose card this execution moved from one of their shares to another (no access change)."""
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Progress:
@@ -74,17 +76,21 @@ class Progress:
             added=tuple(raw.get("added", ())),
             removed=tuple(raw.get("removed", ())),
             defers=int(raw.get("defers", 0)),
+            moved=tuple(raw.get("moved", ())),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form the workflow carries."""
-        return {
+        """The JSON form the workflow carries (``moved`` only once a stage was moved between its shares)."""
+        carried: dict[str, Any] = {
             "rounds": self.rounds,
             "polls": self.polls,
             "added": list(self.added),
             "removed": list(self.removed),
             "defers": self.defers,
         }
+        if self.moved:
+            carried["moved"] = list(self.moved)
+        return carried
 
 
 @dataclass(frozen=True)
@@ -123,10 +129,10 @@ class Step:
 def _held(ladder: StageLadder, verdict: Verdict) -> set[str]:
     """The shares a waiting card may keep (it is never given more while it waits)."""
     if not verdict.hold_all:
-        return {stage.share_arn for stage in ladder.stages_for(verdict.hold)}
+        return {share for stage in ladder.stages_for(verdict.hold) for share in stage.share_arns}
     if verdict.withhold_approval:
         # Stages only an approval grants go at once: the version they would show was never approved.
-        return {stage.share_arn for stage in ladder.stages if stage.statuses - APPROVAL_STATUSES}
+        return {share for stage in ladder.stages if stage.statuses - APPROVAL_STATUSES for share in stage.share_arns}
     return set(ladder.share_arns)
 
 
@@ -139,6 +145,20 @@ def _defer(card_arn: str, card: Card | None, progress: Progress, verdict: Verdic
 def client_token(execution: str, rounds: int, share_arn: str, op: Op) -> str:
     """A RAM clientToken stable across retries of the same call in the same execution."""
     return str(uuid.uuid5(_TOKEN_NAMESPACE, f"{execution}|{rounds}|{share_arn}|{op.value}"))
+
+
+def _applied(progress: Progress, actions: tuple[Action, ...]) -> Progress:
+    """Progress after a round's actions: stages added, removed, or only moved between their shares."""
+    added = tuple(a.stage.name for a in actions if a.op is Op.ASSOCIATE and not a.move)
+    removed = tuple(a.stage.name for a in actions if a.op is Op.DISASSOCIATE and not a.move)
+    moved = tuple(dict.fromkeys(a.stage.name for a in actions if a.move))
+    return replace(
+        progress,
+        rounds=progress.rounds + 1,
+        added=progress.added + added,
+        removed=progress.removed + removed,
+        moved=progress.moved + tuple(name for name in moved if name not in progress.moved),
+    )
 
 
 @dataclass(frozen=True)
@@ -175,11 +195,13 @@ def converge_round(
     if verdict.pending:
         current = hold_shares(ladder, _held(ladder, verdict), actual)
     else:
-        current = plan(ladder, verdict.effective, actual)
-    ours_failed = [a for a in current.failed if ladder.stage_for_share(a.share_arn).name in progress.added]
+        current = plan(ladder, card_arn, verdict.effective, actual)
+    ours = set(progress.added) | set(progress.moved)
+    ours_failed = [a for a in current.failed if ladder.stage_for_share(a.share_arn).name in ours]
     if ours_failed:
         details = "; ".join(
-            f"{ladder.stage_for_share(a.share_arn).name}: {a.message or 'no status message'}" for a in ours_failed
+            f"{ladder.stage_for_share(a.share_arn).name}: {a.message or 'no status message'} (share {a.share_arn})"
+            for a in ours_failed
         )
         raise AssociationFailedError(f"RAM reports FAILED associating {card_arn} ({details})")
     if current.actions:
@@ -192,18 +214,13 @@ def converge_round(
             {
                 "op": action.op.value,
                 "stage": action.stage.name,
-                "shareArn": action.stage.share_arn,
+                "shareArn": action.share_arn,
                 "resourceArn": card_arn,
-                "clientToken": client_token(execution, progress.rounds, action.stage.share_arn, action.op),
+                "clientToken": client_token(execution, progress.rounds, action.share_arn, action.op),
             }
             for action in current.actions
         ]
-        added = tuple(a["stage"] for a in actions if a["op"] == Op.ASSOCIATE.value)
-        removed = tuple(a["stage"] for a in actions if a["op"] == Op.DISASSOCIATE.value)
-        after = replace(
-            progress, rounds=progress.rounds + 1, added=progress.added + added, removed=progress.removed + removed
-        )
-        return Step("apply", card_arn, card, after, verdict, actions, limits.poll_seconds)
+        return Step("apply", card_arn, card, _applied(progress, current.actions), verdict, actions, limits.poll_seconds)
     if current.pending:
         if progress.polls >= limits.max_polls:
             stages = ", ".join(stage.name for stage in current.pending)

@@ -1,4 +1,4 @@
-"""The stage ladder: which RAM share, with which access, holds a card in each status.
+"""The stage ladder: which RAM shares, with which access, hold a card in each status.
 
 The ladder is data. It arrives as JSON (built by the template from its parameters) and is
 validated here, once, so that a bad configuration fails with a message naming the field
@@ -7,6 +7,7 @@ instead of misbehaving later.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,13 +36,37 @@ class Access(StrEnum):
 
 @dataclass(frozen=True)
 class Stage:
-    """One rung of the ladder: a RAM share, its principals, its access and the statuses that grant it."""
+    """One rung of the ladder: its RAM shares, its principals, its access and the statuses that grant it.
+
+    A stage spans several shares (``share_arns``, in slot order, at least one) when it must hold
+    more cards than one share allows (RAM: 5,000 resource associations per share). Every share of
+    a stage has the same principals and permission; a card is in the stage when it is associated
+    with any of them, and belongs in exactly one: :meth:`share_for`.
+    """
 
     name: str
     access: Access
     principals: tuple[str, ...]
     statuses: frozenset[CardStatus]
-    share_arn: str
+    share_arns: tuple[str, ...]
+
+    def share_for(self, card_arn: str) -> str:
+        """The one share of this stage that a card belongs in: its slot.
+
+        The slot is the SHA-256 of the card's ARN, lower-cased, modulo the number of shares: a
+        stable function of the ARN alone, so the workflow and the reconciler agree on it in any
+        process, and it spreads cards evenly over the shares. Lower-cased because SageMaker may
+        report a card's ARN with its name in another case than an event spelled it. The slot
+        never depends on how full a share is: a full share fails loudly instead of spilling over.
+        Adding a share moves some cards to another slot; the planner moves them without a gap.
+        """
+        return self.share_arns[slot_of(card_arn, len(self.share_arns))]
+
+
+def slot_of(card_arn: str, slots: int) -> int:
+    """The slot (0 ≤ slot < ``slots``) of a card ARN: SHA-256 of the lower-cased ARN modulo ``slots``."""
+    digest = hashlib.sha256(card_arn.lower().encode()).digest()
+    return int.from_bytes(digest, "big") % slots
 
 
 @dataclass(frozen=True)
@@ -58,13 +83,13 @@ class StageLadder:
 
     @property
     def share_arns(self) -> tuple[str, ...]:
-        """Every share this ladder manages, in stage order."""
-        return tuple(stage.share_arn for stage in self.stages)
+        """Every share of every stage this ladder manages, in stage order, then slot order."""
+        return tuple(share for stage in self.stages for share in stage.share_arns)
 
     def stage_for_share(self, share_arn: str) -> Stage:
-        """The stage owning ``share_arn``; ``KeyError`` if the share is not part of the ladder."""
+        """The stage owning ``share_arn`` (any of its shares); ``KeyError`` if no stage owns it."""
         for stage in self.stages:
-            if stage.share_arn == share_arn:
+            if share_arn in stage.share_arns:
                 return stage
         raise KeyError(share_arn)
 
@@ -117,20 +142,25 @@ def _stage(raw: Mapping[str, object], index: int, owner_account: str) -> Stage:
             statuses.add(CardStatus.parse(value, f"{where}.statuses"))
         except ValueError as error:
             raise ConfigError(str(error)) from None
-    share_arn = raw.get("shareArn")
-    shares = raw.get("shareArns")
-    if isinstance(shares, list) and len(shares) == 1:
-        share_arn = shares[0]
-    if not isinstance(share_arn, str) or not _SHARE_ARN.match(share_arn):
-        raise ConfigError(f"{where}.shareArn: {share_arn!r} is not a RAM resource share ARN")
-    return Stage(name, access, principals, frozenset(statuses), share_arn)
+    return Stage(name, access, principals, frozenset(statuses), _share_arns(raw.get("shareArns"), where))
+
+
+def _share_arns(value: object, where: str) -> tuple[str, ...]:
+    field = f"{where}.shareArns"
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise ConfigError(f"{field}: expected a non-empty list of RAM resource share ARNs, got {value!r}")
+    for index, share_arn in enumerate(value):
+        if not isinstance(share_arn, str) or not _SHARE_ARN.match(share_arn):
+            raise ConfigError(f"{field}[{index}]: {share_arn!r} is not a RAM resource share ARN")
+    return tuple(value)
 
 
 def build_ladder(raw: Sequence[Mapping[str, object]], owner_account: str) -> StageLadder:
     """Validate raw stage definitions and build the ladder.
 
     Each item has ``name``, ``access`` (read-write | read-only), ``principals`` (account IDs or
-    organization/OU ARNs), ``statuses`` (card statuses that grant the stage) and ``shareArn``.
+    organization/OU ARNs), ``statuses`` (card statuses that grant the stage) and ``shareArns`` (the
+    stage's RAM shares in slot order, at least one; see :meth:`Stage.share_for`).
     Raises :class:`ConfigError` naming the field for any invalid value.
     """
     if not _ACCOUNT_ID.match(owner_account):
@@ -154,12 +184,14 @@ def _check_unique(stages: Sequence[Stage]) -> None:
         if stage.name in names:
             raise ConfigError(f"stages ({stage.name}).name: the stage name is used twice")
         names.add(stage.name)
-        if stage.share_arn in shares:
-            raise ConfigError(
-                f"stages ({stage.name}).shareArn: already used by stage {shares[stage.share_arn]!r}; "
-                "RAM allows one permission per resource type per share, so each stage needs its own share"
-            )
-        shares[stage.share_arn] = stage.name
+        for share_arn in stage.share_arns:
+            if share_arn in shares:
+                raise ConfigError(
+                    f"stages ({stage.name}).shareArns: {share_arn} is already used by stage {shares[share_arn]!r}; "
+                    "RAM allows one permission per resource type per share, and a card has one slot per stage, "
+                    "so every share belongs to exactly one stage, once"
+                )
+            shares[share_arn] = stage.name
         for principal in stage.principals:
             other = access_by_principal.get(principal)
             if other is not None and other.access != stage.access:

@@ -163,14 +163,19 @@ class _Judge:
 
 
 def _guard_read_only(ladder: StageLadder, step: Step, permissions: SharePermissions) -> None:
-    """Refuse to associate a card with a read-only stage whose share would let it be updated."""
+    """Refuse to associate a card with a read-only stage's share that would let it be updated.
+
+    The share checked is the one the action names: a read-only stage spanning several shares has
+    each of them checked before the first card lands in it.
+    """
     for action in step.actions:
         if action["op"] != Op.ASSOCIATE.value:
             continue
-        stage = ladder.stage_for_share(action["shareArn"])
-        if stage.access is Access.READ_ONLY and permissions.grants_update(stage.share_arn):
+        share_arn = action["shareArn"]
+        stage = ladder.stage_for_share(share_arn)
+        if stage.access is Access.READ_ONLY and permissions.grants_update(share_arn):
             raise PermissionMismatchError(
-                f"stage {stage.name} is read-only but its share {stage.share_arn} has a permission that allows "
+                f"stage {stage.name} is read-only but its share {share_arn} has a permission that allows "
                 "sagemaker:UpdateModelCard; not sharing (check ProdPermissionArn)"
             )
 

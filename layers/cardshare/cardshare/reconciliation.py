@@ -49,6 +49,8 @@ class Drift:
     missing: tuple[str, ...]
     extra: tuple[str, ...]
     note: str = ""
+    misplaced: tuple[str, ...] = ()
+    """Stages the card belongs in but is associated with through another share than its own."""
 
     @property
     def reason(self) -> str:
@@ -60,6 +62,8 @@ class Drift:
             parts.append(f"missing {', '.join(self.missing)}")
         if self.extra:
             parts.append(f"unexpected {', '.join(self.extra)}")
+        if self.misplaced:
+            parts.append(f"in another share than its own in {', '.join(self.misplaced)}")
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +73,7 @@ class Drift:
             "status": self.status.value if self.status else None,
             "missing": list(self.missing),
             "extra": list(self.extra),
+            "misplaced": list(self.misplaced),
             "reason": self.reason,
         }
 
@@ -100,19 +105,26 @@ def _drift(
     earned: CardStatus | None,
     actual: Mapping[str, AssociationStatus],
 ) -> Drift | None:
-    desired = {stage.name for stage in ladder.stages_for(earned)}
-    present = {ladder.stage_for_share(share).name for share, state in actual.items() if state in PRESENT}
+    """Stages missing, unexpected, or held through another share than the card's own.
+
+    A stage's access is the card's association with any of its shares; a desired stage is
+    misplaced when the card is associated with one of its shares other than ``share_for``.
+    """
+    wanted = ladder.stages_for(earned)
+    desired = {stage.name for stage in wanted}
+    held = {share for share, state in actual.items() if state in PRESENT}
+    present = {ladder.stage_for_share(share).name for share in held}
     missing = tuple(sorted(desired - present))
     extra = tuple(sorted(present - desired))
-    if not missing and not extra:
+    misplaced = tuple(sorted(stage.name for stage in wanted if held & set(stage.share_arns) - {stage.share_for(arn)}))
+    if not missing and not extra and not misplaced:
         return None
-    return Drift(arn, status, missing, extra)
+    return Drift(arn, status, missing, extra, misplaced=misplaced)
 
 
 def _ours(ladder: StageLadder, associations: Iterable[ResourceAssociation]) -> dict[str, dict[str, AssociationStatus]]:
-    return current_associations(
-        a for a in associations if a.share_arn in ladder.share_arns and _is_model_card(a.resource_arn)
-    )
+    shares = set(ladder.share_arns)  # every share of every stage; looked up once per association row
+    return current_associations(a for a in associations if a.share_arn in shares and _is_model_card(a.resource_arn))
 
 
 def needs_record(

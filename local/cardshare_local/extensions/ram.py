@@ -12,6 +12,9 @@ small named patches (see ``install``):
   DISASSOCIATED), settled deterministically by reads (``SETTLE_AFTER_READS``);
 - the operations cardshare calls: Associate/DisassociateResourceShare, GetResourceShareAssociations
   (paginated), invitations, ListResources, customer managed permissions;
+- RAM's quota of resource associations per share (``resources_per_share``: 5,000 as documented,
+  or ``CARDSHARE_LOCAL_RAM_RESOURCES_PER_SHARE``, or ``RESOURCES_PER_SHARE`` set by a test):
+  an AssociateResourceShare that would exceed it fails with ResourceShareLimitExceededException;
 - fault injection for tests (``inject_error``, ``fail_next_association``);
 - ``shared_actions``: what a RAM share lets another account do with a resource, for the SageMaker
   extension's authorization.
@@ -28,6 +31,7 @@ import binascii
 import copy
 import itertools
 import json
+import os
 import re
 import threading
 import uuid
@@ -67,6 +71,13 @@ MANAGED_PERMISSION_ACTIONS: Mapping[str, frozenset[str]] = {
 #: How many GetResourceShareAssociations reads must return a transitional association (ASSOCIATING,
 #: DISASSOCIATING) before it reaches its final status. 0 settles at once.
 SETTLE_AFTER_READS = 1
+
+#: RAM's documented quota of resource associations per resource share (RAM docs, 2023).
+DEFAULT_RESOURCES_PER_SHARE = 5000
+#: Environment variable that lowers (or raises) the quota locally, e.g. for a server started by a test.
+RESOURCES_PER_SHARE_VARIABLE = "CARDSHARE_LOCAL_RAM_RESOURCES_PER_SHARE"
+#: Set by a test to override both (None: the environment variable, else the default).
+RESOURCES_PER_SHARE: int | None = None
 
 #: The largest page RAM's list operations return (maxResults: 1-500 in the API model).
 MAX_PAGE = 500
@@ -518,6 +529,35 @@ def _check_transitions(associations: Mapping[str, _Association], entities: Itera
             )
 
 
+def resources_per_share() -> int:
+    """The local quota of resource associations per share: the override, the environment, or 5,000."""
+    if RESOURCES_PER_SHARE is not None:
+        return RESOURCES_PER_SHARE
+    raw = os.environ.get(RESOURCES_PER_SHARE_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_RESOURCES_PER_SHARE
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{RESOURCES_PER_SHARE_VARIABLE}: {raw!r} is not a positive whole number")
+    return int(raw)
+
+
+def _check_share_limit(share: ResourceShare, resources: list[str]) -> None:
+    """Refuse to grow a share past its quota, as RAM does (ResourceShareLimitExceededException, 400).
+
+    What the share holds counts (ASSOCIATING and ASSOCIATED); a resource it already holds is not new.
+    """
+    held = {arn for arn, a in _share_state(share).resources.items() if a.status in (ASSOCIATING, ASSOCIATED)}
+    limit = resources_per_share()
+    wanted = held | set(resources)
+    if len(wanted) > limit and len(wanted) > len(held):
+        raise RamError(
+            "ResourceShareLimitExceededException",
+            f"The resource share {share.arn} already has {len(held)} resource associations; associating "
+            f"{len(wanted) - len(held)} more would exceed the limit of {limit} resource associations "
+            "per resource share.",
+        )
+
+
 def _start_associations(
     backend: ResourceAccessManagerBackend, share: ResourceShare, resources: list[str], checks: list[_PrincipalCheck]
 ) -> list[dict[str, Any]]:
@@ -644,6 +684,7 @@ def _associate_resource_share(call: _Call) -> dict[str, Any]:
         state = _share_state(share)
         _check_transitions(state.resources, resources, DISASSOCIATING)
         _check_transitions(state.principals, principals, DISASSOCIATING)
+        _check_share_limit(share, resources)
         return {"resourceShareAssociations": _start_associations(call.backend, share, resources, checks)}
 
     return _idempotent(call.backend, "AssociateResourceShare", call.params, run)

@@ -355,3 +355,80 @@ def test_associations_come_in_pages_of_at_most_500_like_aws(aws: None) -> None:
     with pytest.raises(ClientError) as excinfo:
         client.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=[arn], maxResults=501)
     assert error_code(excinfo) == "InvalidParameterException"
+
+
+# ---- the quota of resource associations per share --------------------------------------------------
+
+
+def test_a_full_share_refuses_another_resource_as_ram_does(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ram_ext, "RESOURCES_PER_SHARE", 3)
+    client = owner_ram()
+    arn, other = share(client, "cards"), share(client, "more-cards")
+    held = [card(f"held-{i}") for i in range(3)]
+    client.associate_resource_share(resourceShareArn=arn, resourceArns=held[:2])
+    client.associate_resource_share(resourceShareArn=arn, resourceArns=held[2:])
+    with pytest.raises(ClientError) as excinfo:
+        client.associate_resource_share(resourceShareArn=arn, resourceArns=[card("one-too-many")])
+    assert error_code(excinfo) == "ResourceShareLimitExceededException"
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    message = excinfo.value.response["Error"]["Message"]
+    assert arn in message
+    assert "limit of 3 resource associations" in message
+    assert card("one-too-many") not in statuses(client, arn)
+    # A resource the share already holds is not a new association; another share has its own quota.
+    client.associate_resource_share(resourceShareArn=arn, resourceArns=[held[0]])
+    client.associate_resource_share(resourceShareArn=other, resourceArns=[card("one-too-many")])
+    # Freed room is room again once the association is gone.
+    ram_ext.settle()
+    client.disassociate_resource_share(resourceShareArn=arn, resourceArns=[held[0]])
+    ram_ext.settle()
+    client.associate_resource_share(resourceShareArn=arn, resourceArns=[card("one-too-many")])
+    ram_ext.settle()
+    assert statuses(client, arn) == {
+        held[0]: "DISASSOCIATED",
+        held[1]: "ASSOCIATED",
+        held[2]: "ASSOCIATED",
+        card("one-too-many"): "ASSOCIATED",
+    }
+
+
+def test_a_batch_crossing_the_quota_associates_none_of_its_resources(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ram_ext, "RESOURCES_PER_SHARE", 2)
+    client = owner_ram()
+    arn = share(client)
+    client.associate_resource_share(resourceShareArn=arn, resourceArns=[card("first")])
+    with pytest.raises(ClientError) as excinfo:
+        client.associate_resource_share(resourceShareArn=arn, resourceArns=[card("second"), card("third")])
+    assert error_code(excinfo) == "ResourceShareLimitExceededException"
+    assert set(statuses(client, arn)) == {card("first")}
+
+
+def test_the_quota_comes_from_the_environment_and_defaults_to_5000(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ram_ext, "RESOURCES_PER_SHARE", None)
+    monkeypatch.delenv(ram_ext.RESOURCES_PER_SHARE_VARIABLE, raising=False)
+    client = owner_ram()
+    arn = share(client)
+    for start in range(0, 5000, 100):  # RAM takes up to 100 resources per call
+        client.associate_resource_share(
+            resourceShareArn=arn, resourceArns=[card(f"c{i}") for i in range(start, start + 100)]
+        )
+    with pytest.raises(ClientError) as excinfo:
+        client.associate_resource_share(resourceShareArn=arn, resourceArns=[card("c5000")])
+    assert "limit of 5000 resource associations" in excinfo.value.response["Error"]["Message"]
+
+    monkeypatch.setenv(ram_ext.RESOURCES_PER_SHARE_VARIABLE, "1")
+    small = share(client, "small")
+    client.associate_resource_share(resourceShareArn=small, resourceArns=[card("only")])
+    with pytest.raises(ClientError) as excinfo:
+        client.associate_resource_share(resourceShareArn=small, resourceArns=[card("second")])
+    assert error_code(excinfo) == "ResourceShareLimitExceededException"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many", "2.5"])
+def test_a_bad_quota_in_the_environment_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setattr(ram_ext, "RESOURCES_PER_SHARE", None)
+    monkeypatch.setenv(ram_ext.RESOURCES_PER_SHARE_VARIABLE, value)
+    with pytest.raises(ValueError, match=ram_ext.RESOURCES_PER_SHARE_VARIABLE):
+        ram_ext.resources_per_share()
