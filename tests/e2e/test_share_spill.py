@@ -1,9 +1,10 @@
 """A stage spanning several RAM shares, end to end: the deployed workflow and reconciler on the embedded AWS.
 
-The template deploys one share per stage; these tests add a second share to every stage (same
-principals, same permission) and point the functions' CARDSHARE_STAGES at both, as a template
-with two shares per stage would. The embedded RAM holds 3 resources per share here, so six Draft
-cards spill over dev's two shares, and a seventh whose own share is full fails loudly.
+The spill test deploys the template with two shares per stage (``ShareSlots=1,2``) on an embedded
+RAM that holds 3 resources per share, so six Draft cards spill over dev's two shares, and a seventh
+whose own share is full fails loudly. The move test starts from one share per stage and then does
+what a stack update from ``ShareSlots=1`` to ``1,2`` does: a second share per stage (same principals,
+same permission) and the functions' variables naming it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def limited(system: LocalAws, monkeypatch: pytest.MonkeyPatch) -> LocalAws:
     return system
 
 
+TWO_SLOTS = pytest.mark.parametrize("system", [{"ShareSlots": "1,2"}], indirect=True)
+
+
 def mirror(system: LocalAws, stage: Stage) -> str:
     """A second share for ``stage``: the principals and permission of the deployed one."""
     rams = client(system, "ram")
@@ -51,7 +55,7 @@ def mirror(system: LocalAws, stage: Stage) -> str:
         if share["resourceShareArn"] == deployed
     ]
     created = rams.create_resource_share(
-        name=f"{existing['name']}-1",
+        name=f"{existing['name'].removesuffix('-1')}-2",
         principals=list(stage.principals),
         permissionArns=permissions,
         allowExternalPrincipals=existing["allowExternalPrincipals"],
@@ -65,25 +69,19 @@ def add_shares(system: LocalAws) -> dict[str, str]:
 
 
 def use_shares(system: LocalAws, extra: dict[str, str]) -> StageLadder:
-    """Redeploy the functions' ladder with each stage's deployed share and its extra one (slot order)."""
+    """The functions' variables as the template renders them with ``ShareSlots=1,2``: slot 2 is the extra share."""
     lam = client(system, "lambda")
     for logical_id, variables in system.stack.environment.items():
-        if "CARDSHARE_STAGES" not in variables:
+        if "CARDSHARE_STAGE_ORDER" not in variables:
             continue
-        stages = json.loads(variables["CARDSHARE_STAGES"])
-        for raw in stages:
-            raw["shareArns"] = [*raw["shareArns"], extra[raw["name"]]]
-        variables["CARDSHARE_STAGES"] = json.dumps(stages)
+        variables["CARDSHARE_SHARE_SLOTS"] = "1,2"
+        for stage_name, share_arn in extra.items():
+            variables[f"CARDSHARE_SHARE_{stage_name}_2"] = share_arn
         name = system.stack.resources[logical_id]
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": dict(variables)})
     ladder: StageLadder = system.settings().ladder
     assert all(len(stage.share_arns) == 2 for stage in ladder.stages)
     return ladder
-
-
-def spread(system: LocalAws) -> StageLadder:
-    """Every stage over two shares."""
-    return use_shares(system, add_shares(system))
 
 
 def stage(ladder: StageLadder, name: str) -> Stage:
@@ -126,10 +124,13 @@ def create(system: LocalAws, names: list[str], status: str = "Draft") -> None:
         lead.create_model_card(ModelCardName=name, Content=card_content(), ModelCardStatus=status)
 
 
+@TWO_SLOTS
 def test_a_stage_spills_over_its_shares_and_a_full_own_share_fails_loudly(limited: LocalAws) -> None:
     system = limited
-    ladder = spread(system)
+    ladder = system.settings().ladder
+    assert all(len(s.share_arns) == 2 for s in ladder.stages)
     dev = stage(ladder, "dev")
+    assert system.stack.outputs["devShare2Arn"] == dev.share_arns[1]
     watch = Executions(system, skip_existing=True)
     names = names_in_slots(ladder, LIMIT, "Spill")
     create(system, names)

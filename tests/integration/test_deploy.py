@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from template_loader import load_template
 
@@ -280,6 +281,16 @@ def test_bad_settings_fail_before_any_resource_exists(parameters: dict[str, str]
         ram = boto3.client("ram", region_name=REGION)
         assert ram.get_resource_shares(resourceOwner="SELF")["resourceShares"] == []
         assert boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"] == []
+
+
+def test_share_slots_beyond_what_a_functions_environment_holds_fail_the_deploy_as_lambda_would() -> None:
+    """Each slot adds a variable per stage; Lambda caps a function's variables at 4 KB (README: fleet size)."""
+    with local_aws({"ShareSlots": ",".join(str(slot) for slot in range(1, 9))}) as system:
+        assert len(system.settings().ladder.stages[0].share_arns) == 8
+    with pytest.raises(ClientError) as refused, local_aws({"ShareSlots": ",".join(str(slot) for slot in range(1, 10))}):
+        pass
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "exceeded the 4KB limit" in refused.value.response["Error"]["Message"]
 
 
 # ---- a changed copy of the template -------------------------------------------------------------------
