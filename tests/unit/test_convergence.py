@@ -152,7 +152,8 @@ def test_first_round_from_nothing_applies_with_client_tokens() -> None:
         assert uuid.UUID(action["clientToken"])
         assert len(action["clientToken"]) <= 64  # RAM's clientToken limit
     assert len({a["clientToken"] for a in step.actions}) == 3
-    assert step.progress == Progress(rounds=1, polls=0, added=("dev", "test", "prod"), removed=())
+    # Settling: the next round reads RAM first, and reads the card only once RAM settled.
+    assert step.progress == Progress(rounds=1, polls=0, added=("dev", "test", "prod"), removed=(), settling=True)
     # Few calls: one DescribeModelCard, one association read across all of the stack's shares.
     assert cards.calls == [CARD_ARN]
     assert shares.calls == [(CARD_ARN, LADDER.share_arns)]
@@ -197,7 +198,7 @@ def test_after_apply_associating_means_wait_and_polls_are_counted() -> None:
     assert waiting.next == "wait"
     assert waiting.actions == []
     assert waiting.wait_seconds == LIMITS.poll_seconds
-    assert waiting.progress == Progress(rounds=1, polls=1, added=("dev", "test"), removed=())
+    assert waiting.progress == Progress(rounds=1, polls=1, added=("dev", "test"), removed=(), settling=True)
     again = round_(cards, shares, waiting.progress)
     assert again.next == "wait"
     assert again.progress.polls == 2
@@ -362,9 +363,22 @@ def test_associations_are_read_by_the_arn_sagemaker_reports() -> None:
 
 
 def test_progress_round_trips_through_json() -> None:
-    progress = Progress(rounds=2, polls=5, added=("dev", "test"), removed=("prod",), defers=4)
+    progress = Progress(
+        rounds=2, polls=5, added=("dev", "test"), removed=("prod",), defers=4, settling=True, merged="m", claimed="c"
+    )
+    progress = dataclasses.replace(progress, first=True)
     data = json.loads(json.dumps(progress.to_dict()))
-    assert data == {"rounds": 2, "polls": 5, "added": ["dev", "test"], "removed": ["prod"], "defers": 4}
+    assert data == {
+        "rounds": 2,
+        "polls": 5,
+        "added": ["dev", "test"],
+        "removed": ["prod"],
+        "defers": 4,
+        "settling": True,
+        "merged": "m",
+        "claimed": "c",
+        "first": True,
+    }
     assert Progress.from_dict(data) == progress
 
 
@@ -374,7 +388,17 @@ def test_progress_carried_from_before_the_redesign_reads_without_its_old_keys() 
         {"rounds": 1, "polls": 2, "added": ["dev"], "removed": [], "history": {}, "leased": True, "leaseWaits": 3}
     )
     assert progress == Progress(rounds=1, polls=2, added=("dev",), removed=(), defers=0)
-    assert set(progress.to_dict()) == {"rounds", "polls", "added", "removed", "defers"}
+    assert set(progress.to_dict()) == {
+        "rounds",
+        "polls",
+        "added",
+        "removed",
+        "defers",
+        "settling",
+        "merged",
+        "claimed",
+        "first",
+    }
 
 
 @pytest.mark.parametrize("empty", [None, {}])
@@ -477,7 +501,7 @@ def test_defers_are_carried_through_every_kind_of_round() -> None:
     shares.apply(applied.actions)
     waited = round_(cards, shares, applied.progress)
     assert waited.next == "wait"
-    assert waited.progress == Progress(rounds=1, polls=1, added=("dev", "test"), defers=2)
+    assert waited.progress == Progress(rounds=1, polls=1, added=("dev", "test"), defers=2, settling=True)
     shares.settle()
     done = round_(cards, shares, waited.progress)
     assert done.next == "done"
@@ -502,7 +526,7 @@ def test_a_pending_verdict_removes_a_share_the_hold_status_does_not_grant_but_ad
     assert step.next == "apply"
     # test is granted by PendingReview (and by Approved) but the card does not hold it: not added.
     assert [(a["op"], a["stage"]) for a in step.actions] == [("disassociate", "prod")]
-    assert step.progress == Progress(rounds=1, removed=("prod",), defers=0)
+    assert step.progress == Progress(rounds=1, removed=("prod",), defers=0, settling=True)
     assert step.wait_seconds == LIMITS.poll_seconds
     summary = step.to_dict()["summary"]
     assert summary["pending"] == list(MISSING)
@@ -567,7 +591,7 @@ def test_pending_while_ram_still_moves_polls_without_spending_a_defer() -> None:
     step = round_(cards, shares, Progress(rounds=1, removed=("prod",), defers=1), judge=waiting_judge())
     assert step.next == "wait"
     assert step.wait_seconds == LIMITS.poll_seconds
-    assert step.progress == Progress(rounds=1, polls=1, removed=("prod",), defers=1)
+    assert step.progress == Progress(rounds=1, polls=1, removed=("prod",), defers=1, settling=True)
 
 
 def test_a_pending_verdict_that_resolves_is_then_shared_as_earned() -> None:
@@ -622,6 +646,12 @@ class FakeEvidence:
         first = fingerprint not in claimed
         claimed.add(fingerprint)
         return first
+
+    def record(self, card_arn: str, facts: Evidence, claim: str | None) -> bool:
+        if facts.encode():
+            self.merged.append((card_arn, facts))
+            self.items[card_arn] = self.items.get(card_arn, Evidence()).merged(facts)
+        return True if claim is None else self.claim_alert(card_arn, claim)
 
 
 class ReadOnlyShares:
@@ -679,8 +709,11 @@ def test_promote_round_carries_progress() -> None:
     progress = Progress(rounds=1, polls=1, added=("dev",)).to_dict()
     result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares, evidence)
     assert result.step.next == "wait"
-    assert result.step.progress == Progress(rounds=1, polls=2, added=("dev",))
-    # Every round merges what it saw into the card's evidence, keyed by the card's ARN.
+    # What this round wrote is remembered, so that a later round reading the same card writes nothing.
+    assert result.step.progress.merged
+    merged = result.step.progress.merged
+    assert result.step.progress == Progress(rounds=1, polls=2, added=("dev",), settling=True, merged=merged)
+    # Every round that reads the card writes what it saw into the card's evidence, keyed by the card's ARN.
     assert [arn for arn, _ in evidence.merged] == [CARD_ARN]
 
 
