@@ -75,7 +75,7 @@ def rows(result: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
                 "cold import",
                 str(c["function"]),
                 f"min {c['minMs']:g} ms, median {c['medianMs']:g} ms",
-                f"{c['runs']} fresh interpreters",
+                f"{c['runs']} fresh interpreters; CPU time min {c['cpuMinMs']:g} ms",
             )
             for c in result["coldImports"]
         ],
