@@ -25,6 +25,7 @@ from cardshare.convergence import (
     client_token,
     converge_round,
 )
+from cardshare.decisions import Outcome
 from cardshare.events import InvalidEventError
 from cardshare.evidence import Evidence
 from cardshare.gate_config import DEFAULT_REQUIRED_FIELDS, Enforcement, GateConfig
@@ -635,23 +636,30 @@ class FakeEvidence:
         self.items: dict[str, Evidence] = {}
         self.merged: list[tuple[str, Evidence]] = []
         self.alerts: dict[str, set[str]] = {}
+        self.writes = 0  # UpdateItem calls, whatever they carry
 
     def merge(self, card_arn: str, facts: Evidence) -> Evidence:
+        self.writes += 1
         self.merged.append((card_arn, facts))
         self.items[card_arn] = self.items.get(card_arn, Evidence()).merged(facts)
         return self.items[card_arn]
 
     def claim_alert(self, card_arn: str, fingerprint: str) -> bool:
+        self.writes += 1
+        return self._claim(card_arn, fingerprint)
+
+    def record(self, card_arn: str, facts: Evidence, claim: str | None) -> bool:
+        self.writes += 1  # one UpdateItem for the facts and the claim
+        if facts.encode():
+            self.merged.append((card_arn, facts))
+            self.items[card_arn] = self.items.get(card_arn, Evidence()).merged(facts)
+        return True if claim is None else self._claim(card_arn, claim)
+
+    def _claim(self, card_arn: str, fingerprint: str) -> bool:
         claimed = self.alerts.setdefault(card_arn, set())
         first = fingerprint not in claimed
         claimed.add(fingerprint)
         return first
-
-    def record(self, card_arn: str, facts: Evidence, claim: str | None) -> bool:
-        if facts.encode():
-            self.merged.append((card_arn, facts))
-            self.items[card_arn] = self.items.get(card_arn, Evidence()).merged(facts)
-        return True if claim is None else self.claim_alert(card_arn, claim)
 
 
 class ReadOnlyShares:
@@ -1012,3 +1020,66 @@ def test_bad_stages_json_fails_with_the_ladder_field() -> None:
 def test_missing_account_fails_as_the_owner_account() -> None:
     with pytest.raises(ConfigError, match=r"^owner account: "):
         load_settings(env(CARDSHARE_ACCOUNT_ID=None))
+
+
+def next_round(payload: dict[str, Any], result: RoundResult) -> dict[str, Any]:
+    """The next round's payload, as the workflow builds it from this round's output."""
+    output = result.step.to_dict()
+    return {**payload, "progress": output["progress"], "summary": output["summary"]}
+
+
+def test_a_draft_promotion_writes_once_polls_ram_alone_and_reads_the_card_again_to_decide() -> None:
+    cards, shares, evidence = FakeCards(card(CardStatus.DRAFT)), FakeShares(), FakeEvidence()
+    payload = {"event": event("card-draft.json"), "progress": None, "summary": None, "execution": EXECUTION}
+
+    applied = promote(payload, cards, shares, evidence)
+    assert [a["stage"] for a in applied.step.actions] == ["dev"]
+    # Draft's verdict reads no evidence: the facts and the claim on +dev go in one write, before the apply.
+    assert evidence.writes == 1
+    assert evidence.items[CARD_ARN].encode()
+    assert applied.step.progress.first
+    shares.apply(applied.step.actions)
+
+    polled = promote(next_round(payload, applied), cards, shares, evidence)
+    assert polled.step.next == "wait"
+    # Only RAM moves: the card is not read, nothing is written, the summary is the last card read.
+    assert cards.calls == [CARD_ARN]
+    assert evidence.writes == 1
+    assert polled.step.to_dict()["summary"] == applied.step.to_dict()["summary"]
+
+    shares.settle()
+    done = promote(next_round(payload, polled), cards, shares, evidence)
+    assert done.step.next == "done"
+    assert cards.calls == [CARD_ARN, CARD_ARN]  # the deciding round reads the card again
+    assert evidence.writes == 1  # the same card: its facts were written, its change claimed
+    assert done.decision is not None
+    assert done.decision.outcome is Outcome.SHARED
+
+
+def test_the_polling_round_still_sees_a_status_change_once_ram_settles() -> None:
+    cards, shares, evidence = FakeCards(card(CardStatus.DRAFT)), FakeShares(), FakeEvidence()
+    payload = {"event": event("card-draft.json"), "progress": None, "summary": None, "execution": EXECUTION}
+    applied = promote(payload, cards, shares, evidence)
+    shares.apply(applied.step.actions)
+    shares.settle()
+    cards.set_status(CARD_ARN, CardStatus.PENDING_REVIEW)
+    again = promote(next_round(payload, applied), cards, shares, evidence)
+    assert [a["stage"] for a in again.step.actions] == ["test"]
+    # The new card state's facts are new: written, with the claim on the net change so far (+dev, +test).
+    assert evidence.writes == 2
+
+
+def test_two_executions_planning_the_same_change_report_it_once() -> None:
+    cards, evidence = FakeCards(card(CardStatus.DRAFT)), FakeEvidence()
+    payload = {"event": event("card-draft.json"), "progress": None, "summary": None, "execution": EXECUTION}
+    outcomes = []
+    for execution in (EXECUTION, EXECUTION + "-duplicate"):
+        shares = FakeShares()  # both read before either association shows in RAM
+        first = {**payload, "execution": execution}
+        applied = promote(first, cards, shares, evidence)
+        shares.apply(applied.step.actions)
+        shares.settle()
+        done = promote(next_round(first, applied), cards, shares, evidence)
+        assert done.decision is not None
+        outcomes.append(done.decision.outcome)
+    assert outcomes == [Outcome.SHARED, Outcome.NO_OP]
