@@ -11,21 +11,24 @@ RESULTS = Path(__file__).resolve().parent / "results"
 HEADERS = ("Section", "Measure", "Value", "Detail")
 
 
-def _kinds(executions: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[tuple[str, str, str, str]]:
+def _kinds(
+    executions: Mapping[str, Sequence[Mapping[str, Any]]], section: str = "calls per execution"
+) -> list[tuple[str, str, str, str]]:
     modes = list(executions)
     rows = []
     for index, first in enumerate(executions[modes[0]]):
         per_mode = [executions[mode][index] for mode in modes]
         calls = " / ".join(f"{k['callsPerExecution']:g}" for k in per_mode)
+        services = " / ".join(f"{k['callsWithoutInvokePerExecution']:g}" for k in per_mode)
         transitions = " / ".join(f"{k['transitionsPerExecution']:g}" for k in per_mode)
         invocations = " / ".join(f"{k['lambdaInvocationsPerExecution']:g}" for k in per_mode)
-        services = ", ".join(f"{service} {sum(ops.values())}" for service, ops in per_mode[-1]["calls"].items())
+        by_service = ", ".join(f"{service} {sum(ops.values())}" for service, ops in per_mode[-1]["calls"].items())
         rows.append(
             (
-                "calls per execution",
+                section,
                 str(first["kind"]),
-                f"{calls} calls",
-                f"{transitions} transitions, {invocations} Lambda; {services}",
+                f"{calls} calls ({services} without Invoke)",
+                f"{transitions} transitions, {invocations} Lambda; {by_service}",
             )
         )
     return rows
@@ -57,6 +60,7 @@ def rows(result: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     layer = result["layer"]
     return [
         *_kinds(result["executions"]),
+        *_kinds(result["budget"], "calls per execution, QuietSeconds=0"),
         *_reconciler(result["reconciler"]),
         (
             "burst",
@@ -71,7 +75,7 @@ def rows(result: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
                 "cold import",
                 str(c["function"]),
                 f"min {c['minMs']:g} ms, median {c['medianMs']:g} ms",
-                f"{c['runs']} fresh interpreters",
+                f"{c['runs']} fresh interpreters; CPU time min {c['cpuMinMs']:g} ms",
             )
             for c in result["coldImports"]
         ],

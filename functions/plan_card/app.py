@@ -27,11 +27,8 @@ from cardshare.telemetry import count_by
 logger = Logger()
 metrics = Metrics()
 
-# Clients live for the container; adaptive retries absorb SageMaker/RAM/DynamoDB throttling.
-_session = boto3.Session()
+# Adaptive retries absorb SageMaker/RAM/DynamoDB throttling.
 _config = Config(retries={"mode": "adaptive", "max_attempts": 8})
-cards = ModelCards.from_session(_session, _config)
-shares = ResourceShares.from_session(_session, _config)
 
 
 @functools.cache
@@ -42,8 +39,16 @@ def settings() -> Settings:
 
 @functools.cache
 def ports(table: str) -> Ports:
-    """The round's AWS adapters for the configured table."""
-    return Ports(cards, shares, EvidenceStore.from_session(_session, table, _config), shares)
+    """The round's AWS adapters for the configured table, built once per container.
+
+    Built on the first round rather than at import: loading the service models (SageMaker's is
+    large) is most of the import otherwise, and a container whose events are rejected never needs them.
+    """
+    session = boto3.Session()
+    shares = ResourceShares.from_session(session, _config)
+    return Ports(
+        ModelCards.from_session(session, _config), shares, EvidenceStore.from_session(session, table, _config), shares
+    )
 
 
 # The workflow passes its execution ARN: every log line carries it as the correlation id.

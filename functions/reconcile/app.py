@@ -24,10 +24,7 @@ from cardshare.stepfunctions import Workflow
 logger = Logger()
 metrics = Metrics()
 
-_session = boto3.Session()
 _config = Config(retries={"mode": "adaptive", "max_attempts": 8})
-cards = ModelCards.from_session(_session, _config)
-shares = ResourceShares.from_session(_session, _config)
 
 
 @functools.cache
@@ -37,10 +34,17 @@ def settings() -> Settings:
 
 
 @functools.cache
-def adapters(table: str, state_machine: str) -> tuple[DecisionLedger, Workflow]:
-    """The ledger and workflow adapters."""
-    return DecisionLedger.from_session(_session, table, _config), Workflow.from_session(
-        _session, state_machine, _config
+def fleet(table: str, state_machine: str) -> Fleet:
+    """The reconciler's AWS adapters, built once per container on the first run, not at import.
+
+    Loading the service models (SageMaker's is large) would otherwise be most of the import.
+    """
+    session = boto3.Session()
+    return Fleet(
+        ModelCards.from_session(session, _config),
+        ResourceShares.from_session(session, _config),
+        DecisionLedger.from_session(session, table, _config),
+        Workflow.from_session(session, state_machine, _config),
     )
 
 
@@ -63,10 +67,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except ConfigError as error:
         logger.error("reconciler misconfigured", extra={"reason": str(error)})
         raise
-    ledger, workflow = adapters(config.ledger_table, state_machine)
     report = reconcile(
         config.ladder,
-        Fleet(cards, shares, ledger, workflow),
+        fleet(config.ledger_table, state_machine),
         dry_run=_dry_run(event),
         now=datetime.now(UTC),
         in_flight_seconds=config.in_flight_seconds,

@@ -493,6 +493,26 @@ def test_claim_alert_is_false_once_the_refusal_was_claimed(owner: boto3.Session)
     assert store.claim_alert(card, "block-1") is False
 
 
+def test_record_writes_facts_and_a_claim_in_one_call_and_tells_a_first_claim_from_a_second(
+    owner: boto3.Session,
+) -> None:
+    store = EvidenceStore.from_session(owner, TABLE, ADAPTIVE)
+    create_ledger_table(owner)
+    card = card_arn("churn-card")
+
+    assert store.record(card, FACTS[1], "change-1") is True  # on an item that did not exist yet
+    assert store.record(card, FACTS[2], "change-1") is False  # claimed before this very write
+    assert store.record(card, Evidence(), "change-2") is True  # a claim alone
+    assert store.record(card, FACTS[3], None) is True  # facts alone
+    # The facts landed as a merge would have written them; the claims are the claims claim_alert sees.
+    assert store.merge(card, Evidence()) == union(FACTS[1:])
+    assert store.claim_alert(card, "change-2") is False
+    with pytest.raises(ValueError, match="nothing to record"):
+        store.record(card, Evidence(), None)
+    with pytest.raises(EvidenceUnavailableError, match="no-such-table"):
+        EvidenceStore.from_session(owner, "no-such-table", ADAPTIVE).record(card, FACTS[1], "change-1")
+
+
 def test_a_missing_table_makes_the_evidence_unavailable(owner: boto3.Session) -> None:
     store = EvidenceStore.from_session(owner, "no-such-table", ADAPTIVE)
     card = card_arn("churn-card")

@@ -267,6 +267,15 @@ class _Evidence:
         claimed.add(fingerprint)
         return first
 
+    def record(self, card_arn: str, facts: Evidence, claim: str | None) -> bool:
+        """Facts and a claim in one write, as the store's UpdateItem makes them."""
+        from cardshare.evidence_store import EvidenceUnavailableError
+
+        if self.world.evidence_down:
+            raise EvidenceUnavailableError("table unwritable")
+        self.world.evidence.setdefault(card_arn, set()).update(facts.encode())
+        return True if claim is None else self.claim_alert(card_arn, claim)
+
 
 def ports(world: World) -> Ports:
     """The round's ports on the simulated world."""

@@ -25,6 +25,7 @@ from cardshare.convergence import (
     client_token,
     converge_round,
 )
+from cardshare.decisions import Outcome
 from cardshare.events import InvalidEventError
 from cardshare.evidence import Evidence
 from cardshare.gate_config import DEFAULT_REQUIRED_FIELDS, Enforcement, GateConfig
@@ -152,7 +153,8 @@ def test_first_round_from_nothing_applies_with_client_tokens() -> None:
         assert uuid.UUID(action["clientToken"])
         assert len(action["clientToken"]) <= 64  # RAM's clientToken limit
     assert len({a["clientToken"] for a in step.actions}) == 3
-    assert step.progress == Progress(rounds=1, polls=0, added=("dev", "test", "prod"), removed=())
+    # Settling: the next round reads RAM first, and reads the card only once RAM settled.
+    assert step.progress == Progress(rounds=1, polls=0, added=("dev", "test", "prod"), removed=(), settling=True)
     # Few calls: one DescribeModelCard, one association read across all of the stack's shares.
     assert cards.calls == [CARD_ARN]
     assert shares.calls == [(CARD_ARN, LADDER.share_arns)]
@@ -197,7 +199,7 @@ def test_after_apply_associating_means_wait_and_polls_are_counted() -> None:
     assert waiting.next == "wait"
     assert waiting.actions == []
     assert waiting.wait_seconds == LIMITS.poll_seconds
-    assert waiting.progress == Progress(rounds=1, polls=1, added=("dev", "test"), removed=())
+    assert waiting.progress == Progress(rounds=1, polls=1, added=("dev", "test"), removed=(), settling=True)
     again = round_(cards, shares, waiting.progress)
     assert again.next == "wait"
     assert again.progress.polls == 2
@@ -362,9 +364,22 @@ def test_associations_are_read_by_the_arn_sagemaker_reports() -> None:
 
 
 def test_progress_round_trips_through_json() -> None:
-    progress = Progress(rounds=2, polls=5, added=("dev", "test"), removed=("prod",), defers=4)
+    progress = Progress(
+        rounds=2, polls=5, added=("dev", "test"), removed=("prod",), defers=4, settling=True, merged="m", claimed="c"
+    )
+    progress = dataclasses.replace(progress, first=True)
     data = json.loads(json.dumps(progress.to_dict()))
-    assert data == {"rounds": 2, "polls": 5, "added": ["dev", "test"], "removed": ["prod"], "defers": 4}
+    assert data == {
+        "rounds": 2,
+        "polls": 5,
+        "added": ["dev", "test"],
+        "removed": ["prod"],
+        "defers": 4,
+        "settling": True,
+        "merged": "m",
+        "claimed": "c",
+        "first": True,
+    }
     assert Progress.from_dict(data) == progress
 
 
@@ -374,7 +389,17 @@ def test_progress_carried_from_before_the_redesign_reads_without_its_old_keys() 
         {"rounds": 1, "polls": 2, "added": ["dev"], "removed": [], "history": {}, "leased": True, "leaseWaits": 3}
     )
     assert progress == Progress(rounds=1, polls=2, added=("dev",), removed=(), defers=0)
-    assert set(progress.to_dict()) == {"rounds", "polls", "added", "removed", "defers"}
+    assert set(progress.to_dict()) == {
+        "rounds",
+        "polls",
+        "added",
+        "removed",
+        "defers",
+        "settling",
+        "merged",
+        "claimed",
+        "first",
+    }
 
 
 @pytest.mark.parametrize("empty", [None, {}])
@@ -477,7 +502,7 @@ def test_defers_are_carried_through_every_kind_of_round() -> None:
     shares.apply(applied.actions)
     waited = round_(cards, shares, applied.progress)
     assert waited.next == "wait"
-    assert waited.progress == Progress(rounds=1, polls=1, added=("dev", "test"), defers=2)
+    assert waited.progress == Progress(rounds=1, polls=1, added=("dev", "test"), defers=2, settling=True)
     shares.settle()
     done = round_(cards, shares, waited.progress)
     assert done.next == "done"
@@ -502,7 +527,7 @@ def test_a_pending_verdict_removes_a_share_the_hold_status_does_not_grant_but_ad
     assert step.next == "apply"
     # test is granted by PendingReview (and by Approved) but the card does not hold it: not added.
     assert [(a["op"], a["stage"]) for a in step.actions] == [("disassociate", "prod")]
-    assert step.progress == Progress(rounds=1, removed=("prod",), defers=0)
+    assert step.progress == Progress(rounds=1, removed=("prod",), defers=0, settling=True)
     assert step.wait_seconds == LIMITS.poll_seconds
     summary = step.to_dict()["summary"]
     assert summary["pending"] == list(MISSING)
@@ -567,7 +592,7 @@ def test_pending_while_ram_still_moves_polls_without_spending_a_defer() -> None:
     step = round_(cards, shares, Progress(rounds=1, removed=("prod",), defers=1), judge=waiting_judge())
     assert step.next == "wait"
     assert step.wait_seconds == LIMITS.poll_seconds
-    assert step.progress == Progress(rounds=1, polls=1, removed=("prod",), defers=1)
+    assert step.progress == Progress(rounds=1, polls=1, removed=("prod",), defers=1, settling=True)
 
 
 def test_a_pending_verdict_that_resolves_is_then_shared_as_earned() -> None:
@@ -611,13 +636,26 @@ class FakeEvidence:
         self.items: dict[str, Evidence] = {}
         self.merged: list[tuple[str, Evidence]] = []
         self.alerts: dict[str, set[str]] = {}
+        self.writes = 0  # UpdateItem calls, whatever they carry
 
     def merge(self, card_arn: str, facts: Evidence) -> Evidence:
+        self.writes += 1
         self.merged.append((card_arn, facts))
         self.items[card_arn] = self.items.get(card_arn, Evidence()).merged(facts)
         return self.items[card_arn]
 
     def claim_alert(self, card_arn: str, fingerprint: str) -> bool:
+        self.writes += 1
+        return self._claim(card_arn, fingerprint)
+
+    def record(self, card_arn: str, facts: Evidence, claim: str | None) -> bool:
+        self.writes += 1  # one UpdateItem for the facts and the claim
+        if facts.encode():
+            self.merged.append((card_arn, facts))
+            self.items[card_arn] = self.items.get(card_arn, Evidence()).merged(facts)
+        return True if claim is None else self._claim(card_arn, claim)
+
+    def _claim(self, card_arn: str, fingerprint: str) -> bool:
         claimed = self.alerts.setdefault(card_arn, set())
         first = fingerprint not in claimed
         claimed.add(fingerprint)
@@ -679,8 +717,11 @@ def test_promote_round_carries_progress() -> None:
     progress = Progress(rounds=1, polls=1, added=("dev",)).to_dict()
     result = promote({"event": event(), "progress": progress, "execution": EXECUTION}, cards, shares, evidence)
     assert result.step.next == "wait"
-    assert result.step.progress == Progress(rounds=1, polls=2, added=("dev",))
-    # Every round merges what it saw into the card's evidence, keyed by the card's ARN.
+    # What this round wrote is remembered, so that a later round reading the same card writes nothing.
+    assert result.step.progress.merged
+    merged = result.step.progress.merged
+    assert result.step.progress == Progress(rounds=1, polls=2, added=("dev",), settling=True, merged=merged)
+    # Every round that reads the card writes what it saw into the card's evidence, keyed by the card's ARN.
     assert [arn for arn, _ in evidence.merged] == [CARD_ARN]
 
 
@@ -1025,3 +1066,66 @@ def test_bad_stages_json_fails_with_the_ladder_field() -> None:
 def test_missing_account_fails_as_the_owner_account() -> None:
     with pytest.raises(ConfigError, match=r"^owner account: "):
         load_settings(env(CARDSHARE_ACCOUNT_ID=None))
+
+
+def next_round(payload: dict[str, Any], result: RoundResult) -> dict[str, Any]:
+    """The next round's payload, as the workflow builds it from this round's output."""
+    output = result.step.to_dict()
+    return {**payload, "progress": output["progress"], "summary": output["summary"]}
+
+
+def test_a_draft_promotion_writes_once_polls_ram_alone_and_reads_the_card_again_to_decide() -> None:
+    cards, shares, evidence = FakeCards(card(CardStatus.DRAFT)), FakeShares(), FakeEvidence()
+    payload = {"event": event("card-draft.json"), "progress": None, "summary": None, "execution": EXECUTION}
+
+    applied = promote(payload, cards, shares, evidence)
+    assert [a["stage"] for a in applied.step.actions] == ["dev"]
+    # Draft's verdict reads no evidence: the facts and the claim on +dev go in one write, before the apply.
+    assert evidence.writes == 1
+    assert evidence.items[CARD_ARN].encode()
+    assert applied.step.progress.first
+    shares.apply(applied.step.actions)
+
+    polled = promote(next_round(payload, applied), cards, shares, evidence)
+    assert polled.step.next == "wait"
+    # Only RAM moves: the card is not read, nothing is written, the summary is the last card read.
+    assert cards.calls == [CARD_ARN]
+    assert evidence.writes == 1
+    assert polled.step.to_dict()["summary"] == applied.step.to_dict()["summary"]
+
+    shares.settle()
+    done = promote(next_round(payload, polled), cards, shares, evidence)
+    assert done.step.next == "done"
+    assert cards.calls == [CARD_ARN, CARD_ARN]  # the deciding round reads the card again
+    assert evidence.writes == 1  # the same card: its facts were written, its change claimed
+    assert done.decision is not None
+    assert done.decision.outcome is Outcome.SHARED
+
+
+def test_the_polling_round_still_sees_a_status_change_once_ram_settles() -> None:
+    cards, shares, evidence = FakeCards(card(CardStatus.DRAFT)), FakeShares(), FakeEvidence()
+    payload = {"event": event("card-draft.json"), "progress": None, "summary": None, "execution": EXECUTION}
+    applied = promote(payload, cards, shares, evidence)
+    shares.apply(applied.step.actions)
+    shares.settle()
+    cards.set_status(CARD_ARN, CardStatus.PENDING_REVIEW)
+    again = promote(next_round(payload, applied), cards, shares, evidence)
+    assert [a["stage"] for a in again.step.actions] == ["test"]
+    # The new card state's facts are new: written, with the claim on the net change so far (+dev, +test).
+    assert evidence.writes == 2
+
+
+def test_two_executions_planning_the_same_change_report_it_once() -> None:
+    cards, evidence = FakeCards(card(CardStatus.DRAFT)), FakeEvidence()
+    payload = {"event": event("card-draft.json"), "progress": None, "summary": None, "execution": EXECUTION}
+    outcomes = []
+    for execution in (EXECUTION, EXECUTION + "-duplicate"):
+        shares = FakeShares()  # both read before either association shows in RAM
+        first = {**payload, "execution": execution}
+        applied = promote(first, cards, shares, evidence)
+        shares.apply(applied.step.actions)
+        shares.settle()
+        done = promote(next_round(first, applied), cards, shares, evidence)
+        assert done.decision is not None
+        outcomes.append(done.decision.outcome)
+    assert outcomes == [Outcome.SHARED, Outcome.NO_OP]

@@ -149,8 +149,11 @@ def test_describe_failure_samples_are_a_failed_state_as_the_catch_passes_it(path
     payload = load(path)
     assert set(payload) == payload_keys("DescribeFailure")
     failed = payload["state"]
-    # A later round's Plan input is what NextRound builds; the catch adds the error beside it.
-    carried = {key.removesuffix(".$") for key in state("NextRound")["Parameters"]}
+    # A later round's Plan input is what Start builds, its plan slot replaced by each round's result;
+    # the catch adds the error beside it.
+    carried = {key.removesuffix(".$") for key in state("Start")["Parameters"]}
+    assert state("Plan")["ResultPath"] == "$.plan"
+    assert "plan" in carried
     assert set(failed) == carried | {catch_field("Plan")}
     failure = failed[catch_field("Plan")]
     assert set(failure) == {"Error", "Cause"}

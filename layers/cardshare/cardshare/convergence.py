@@ -15,7 +15,7 @@ from typing import Any
 
 from cardshare.cards import AssociationReader, Card, CardReader
 from cardshare.gates import APPROVAL_STATUSES, Verdict
-from cardshare.planner import Action, Op, hold_shares, plan
+from cardshare.planner import Action, Association, AssociationStatus, Op, hold_shares, plan
 from cardshare.policy import StageLadder
 
 Judge = Callable[[Card | None], Verdict]
@@ -28,6 +28,8 @@ def ungated(card: Card | None) -> Verdict:
 
 
 _TOKEN_NAMESPACE = uuid.UUID("6f1c1a52-7d0e-4d1c-9a39-8c5b0f0c2a11")
+
+MOVING = frozenset({AssociationStatus.ASSOCIATING, AssociationStatus.DISASSOCIATING})
 
 
 class AssociationFailedError(RuntimeError):
@@ -64,6 +66,14 @@ class Progress:
     defers: int = 0
     moved: tuple[str, ...] = ()
     """Stages whose card this execution moved from one of their shares to another (no access change)."""
+    settling: bool = False
+    """The last round changed associations or found them moving: the next one reads RAM first."""
+    merged: str = ""
+    """Digest of the facts this execution last wrote into the card's evidence ("" before any)."""
+    claimed: str = ""
+    """The change (fingerprint) this execution claimed to report, once it planned it ("" before)."""
+    first: bool = False
+    """Whether that claim was the first for the card: whether the change is this execution's to report."""
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Progress:
@@ -77,6 +87,10 @@ class Progress:
             removed=tuple(raw.get("removed", ())),
             defers=int(raw.get("defers", 0)),
             moved=tuple(raw.get("moved", ())),
+            settling=bool(raw.get("settling", False)),
+            merged=str(raw.get("merged") or ""),
+            claimed=str(raw.get("claimed") or ""),
+            first=bool(raw.get("first", False)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +101,10 @@ class Progress:
             "added": list(self.added),
             "removed": list(self.removed),
             "defers": self.defers,
+            "settling": self.settling,
+            "merged": self.merged,
+            "claimed": self.claimed,
+            "first": self.first,
         }
         if self.moved:
             carried["moved"] = list(self.moved)
@@ -104,6 +122,8 @@ class Step:
     verdict: Verdict
     actions: list[dict[str, str]] = field(default_factory=list)
     wait_seconds: int = 0
+    polled: Mapping[str, Any] | None = None
+    """For a round that read only RAM: the summary of the last round that read the card (``card`` is None)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form the workflow reads (keys match the ASL's paths)."""
@@ -112,17 +132,21 @@ class Step:
             "waitSeconds": self.wait_seconds,
             "actions": self.actions,
             "progress": self.progress.to_dict(),
-            "summary": {
-                "card": self.card_arn,
-                "exists": self.card is not None,
-                "status": self.card.status.value if self.card else None,
-                "version": self.card.version if self.card else None,
-                "effectiveStatus": self.verdict.effective.value if self.verdict.effective else None,
-                "blocked": list(self.verdict.reasons),
-                "pending": list(self.verdict.pending),
-                "sharesAdded": sorted(set(self.progress.added)),
-                "sharesRemoved": sorted(set(self.progress.removed)),
-            },
+            "summary": dict(self.polled) if self.polled is not None else self.summary(),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """What the round found: the card, its status and verdict, and the shares changed so far."""
+        return {
+            "card": self.card_arn,
+            "exists": self.card is not None,
+            "status": self.card.status.value if self.card else None,
+            "version": self.card.version if self.card else None,
+            "effectiveStatus": self.verdict.effective.value if self.verdict.effective else None,
+            "blocked": list(self.verdict.reasons),
+            "pending": list(self.verdict.pending),
+            "sharesAdded": sorted(set(self.progress.added)),
+            "sharesRemoved": sorted(set(self.progress.removed)),
         }
 
 
@@ -138,7 +162,7 @@ def _held(ladder: StageLadder, verdict: Verdict) -> set[str]:
 
 def _defer(card_arn: str, card: Card | None, progress: Progress, verdict: Verdict) -> Step:
     """Wait for what the verdict is pending on (Step Functions waits whole seconds, at least one)."""
-    after = replace(progress, defers=progress.defers + 1)
+    after = replace(progress, defers=progress.defers + 1, settling=False)
     return Step("wait", card_arn, card, after, verdict, [], max(1, verdict.wait_seconds))
 
 
@@ -168,6 +192,29 @@ class CardRound:
     card_arn: str
     execution: str
     progress: Progress
+    summary: Mapping[str, Any] | None = None
+    """The last round's summary (None on the first round): what a round that reads only RAM reports."""
+
+
+def _poll(this: CardRound, ladder: StageLadder, shares: AssociationReader, limits: Limits) -> Step | list[Association]:
+    """Read RAM alone while what the last round left moving still moves; the read, once it settled.
+
+    Only RAM changes what an apply round left moving, so these rounds neither read the card nor
+    judge it: the round after them does both, and plans on this read.
+    """
+    actual = shares.associations(this.card_arn, ladder.share_arns)
+    moving = [a for a in actual if a.status in MOVING]
+    if not moving:
+        return actual
+    progress = this.progress
+    if progress.polls >= limits.max_polls:
+        stages = ", ".join(ladder.stage_for_share(a.share_arn).name for a in moving)
+        raise ConvergenceTimeoutError(
+            f"RAM associations of {this.card_arn} with {stages} did not settle after {progress.polls} polls "
+            f"of {limits.poll_seconds}s"
+        )
+    after = replace(progress, polls=progress.polls + 1)
+    return Step("wait", this.card_arn, None, after, Verdict(None, None), [], limits.poll_seconds, this.summary)
 
 
 def converge_round(
@@ -183,15 +230,37 @@ def converge_round(
     The card is shared as the status ``judge`` says it has earned, which is its own status
     unless a governance gate refuses it.
     """
-    card_arn, execution, progress = this.card_arn, this.execution, this.progress
-    card = cards.describe(card_arn)
+    polled: list[Association] | None = None
+    if this.progress.settling and this.summary is not None:
+        read = _poll(this, ladder, shares, limits)
+        if isinstance(read, Step):
+            return read
+        polled = read
+    card = cards.describe(this.card_arn)
     verdict = judge(card)
     # Associations (and every key) use the ARN SageMaker reports, not however the event spelled it.
-    card_arn = card.arn if card else card_arn
+    card_arn = card.arn if card else this.card_arn
     if verdict.pending and verdict.hold_all and not verdict.withhold_approval:
         # The card is still changing: touch nothing, so there is nothing to read in RAM either.
-        return _defer(card_arn, card, progress, verdict)
-    actual = shares.associations(card_arn, ladder.share_arns)
+        return _defer(card_arn, card, this.progress, verdict)
+    if polled is None or card_arn != this.card_arn:
+        polled = shares.associations(card_arn, ladder.share_arns)
+    return _next_move(this, _Read(card_arn, card, verdict, polled), ladder, limits)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What a round read and judged: the card (by the ARN SageMaker reports), its verdict, its associations."""
+
+    card_arn: str
+    card: Card | None
+    verdict: Verdict
+    actual: list[Association]
+
+
+def _next_move(this: CardRound, read: _Read, ladder: StageLadder, limits: Limits) -> Step:
+    card_arn, card, verdict, actual = read.card_arn, read.card, read.verdict, read.actual
+    execution, progress = this.execution, this.progress
     if verdict.pending:
         current = hold_shares(ladder, _held(ladder, verdict), actual)
     else:
@@ -220,7 +289,8 @@ def converge_round(
             }
             for action in current.actions
         ]
-        return Step("apply", card_arn, card, _applied(progress, current.actions), verdict, actions, limits.poll_seconds)
+        after = replace(_applied(progress, current.actions), settling=True)
+        return Step("apply", card_arn, card, after, verdict, actions, limits.poll_seconds)
     if current.pending:
         if progress.polls >= limits.max_polls:
             stages = ", ".join(stage.name for stage in current.pending)
@@ -228,7 +298,7 @@ def converge_round(
                 f"RAM associations of {card_arn} with {stages} did not settle after {progress.polls} polls "
                 f"of {limits.poll_seconds}s"
             )
-        after = replace(progress, polls=progress.polls + 1)
+        after = replace(progress, polls=progress.polls + 1, settling=True)
         return Step("wait", card_arn, card, after, verdict, [], limits.poll_seconds)
     if verdict.pending:
         # Converged on what the card may keep meanwhile; look at the evidence again later.

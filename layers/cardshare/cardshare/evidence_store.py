@@ -62,6 +62,36 @@ class EvidenceStore:
         """All the card's evidence, read consistently (no fact added)."""
         return self.merge(card_arn, Evidence())
 
+    def record(self, card_arn: str, facts: Evidence, claim: str | None) -> bool:
+        """Add ``facts`` and, with ``claim``, claim that change, in one ``UpdateItem``.
+
+        Returns True when ``claim`` is the first of its kind for the card (or when there is no
+        claim). ``ADD`` to a set is atomic, so the item as it was before this very write
+        (``ALL_OLD``) tells whether another execution claimed it first. Raises
+        :class:`EvidenceUnavailableError` when the table cannot be written.
+        """
+        additions, values = [], {}
+        if encoded := sorted(facts.encode()):
+            additions.append("facts :facts")
+            values[":facts"] = {"SS": encoded}
+        if claim is not None:
+            additions.append("alerts :alert")
+            values[":alert"] = {"SS": [claim]}
+        if not additions:
+            raise ValueError("nothing to record")
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(card_arn),
+                UpdateExpression="ADD " + ", ".join(additions),
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD" if claim is not None else "NONE",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise EvidenceUnavailableError(f"evidence of {card_arn} in {self._table}: {error}") from error
+        before = response.get("Attributes", {}).get("alerts", {}).get("SS", [])
+        return claim is None or claim not in before
+
     def claim_alert(self, card_arn: str, fingerprint: str) -> bool:
         """True the first time ``fingerprint`` is claimed for the card: one alert per distinct block.
 

@@ -86,6 +86,8 @@ class Gate:
     """While evidence is missing, the card keeps only the shares it has that this status grants ..."""
     keep_if_approved: bool = False
     """... or all it has, when an earlier approval of the same version already passed the rule."""
+    reads_evidence: bool = True
+    """Whether ``check`` or ``fallback`` reads the card's evidence (else the card alone decides)."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,7 @@ GATES: tuple[Gate, ...] = (
         review_gate,
         lambda _: CardStatus.DRAFT,
         hold=None,
+        reads_evidence=False,
     ),
     Gate(
         "approval",
@@ -244,6 +247,9 @@ GATES: tuple[Gate, ...] = (
 
 GATED_STATUSES: frozenset[CardStatus] = frozenset(s for gate in GATES for s in gate.statuses)
 """Statuses a gate can refuse: a card in one of them may be shared less than its status says."""
+
+EVIDENCE_STATUSES: frozenset[CardStatus] = frozenset(s for gate in GATES if gate.reads_evidence for s in gate.statuses)
+"""Statuses whose verdict depends on the card's evidence, not on the card alone."""
 
 APPROVAL_STATUSES: frozenset[CardStatus] = frozenset(
     s for gate in GATES if gate.name in ("approval", "archive") for s in gate.statuses

@@ -2,15 +2,20 @@
 
 Each round reads the card now, merges what the event and the read prove into the card's evidence
 (one write that returns the union), judges the gates on that evidence, and plans the RAM changes.
-Executions of one card run side by side without a lock: the evidence merges, and every round
-re-reads the card and RAM.
+Executions of one card run side by side without a lock: the evidence merges, and every round that
+decides re-reads the card and RAM.
+
+A status whose gates read no evidence (Draft, PendingReview), once the card stands still, is judged
+without it: its facts are then written after the plan, together with the claim on the change the
+round plans to report (one write for both), and not again while the card reads the same.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,7 +25,7 @@ from cardshare.decisions import Converged, Decision, alert_fingerprint, change_f
 from cardshare.events import RECONCILER_SOURCE, SOURCE, CardEvent, InvalidEventError, parse_event
 from cardshare.evidence import Evidence, Observation, facts
 from cardshare.evidence_store import EvidenceUnavailableError
-from cardshare.gates import Verdict, evaluate, withholding
+from cardshare.gates import EVIDENCE_STATUSES, Verdict, evaluate, withholding
 from cardshare.planner import Op
 from cardshare.policy import Access, StageLadder
 from cardshare.settings import Settings
@@ -39,6 +44,10 @@ class EvidenceKeeper(Protocol):
 
     def claim_alert(self, card_arn: str, fingerprint: str) -> bool:
         """True the first time this refusal is claimed for the card."""
+        ...
+
+    def record(self, card_arn: str, facts: Evidence, claim: str | None) -> bool:
+        """Add facts and claim ``claim`` in one write; True when the claim is the first. EvidenceUnavailableError."""
         ...
 
 
@@ -74,6 +83,7 @@ class _Request:
     event: CardEvent
     execution: str
     progress: Progress
+    summary: Mapping[str, Any] | None
 
 
 def _request(payload: object, settings: Settings) -> _Request:
@@ -86,7 +96,8 @@ def _request(payload: object, settings: Settings) -> _Request:
     progress = payload.get("progress")
     if progress is not None and not isinstance(progress, Mapping):
         raise InvalidEventError("progress: expected an object or null")
-    return _Request(event, execution, Progress.from_dict(progress))
+    summary = payload.get("summary")
+    return _Request(event, execution, Progress.from_dict(progress), summary if isinstance(summary, Mapping) else None)
 
 
 def _reported(event: CardEvent) -> Evidence:
@@ -98,6 +109,11 @@ def _reported(event: CardEvent) -> Evidence:
             event.version, event.status, event.modified_at, event.modified_by, event.created_at, event.created_by
         )
     )
+
+
+def digest(facts: Evidence) -> str:
+    """Identifies a set of facts: a round whose facts this execution already wrote need not write them."""
+    return hashlib.sha256("\n".join(sorted(facts.encode())).encode()).hexdigest()[:24]
 
 
 def _observed(card: Card) -> Evidence:
@@ -115,13 +131,23 @@ class _Judge:
     settings: Settings
     ports: Ports
     reported: Evidence
-    defers: int
+    progress: Progress
     now: datetime
+    unwritten: Evidence | None = None
+    """The facts of a round judged without evidence: written after the plan (see _write_round)."""
+    merged: str = ""
+    """Digest of the facts this round merged before judging ("" when it merged none)."""
 
     @property
     def final(self) -> bool:
         """Whether this execution has waited as often as it may (a card that never stands still)."""
-        return self.defers >= self.settings.limits.max_defers
+        return self.progress.defers >= self.settings.limits.max_defers
+
+    def _quiet_left(self, card: Card) -> float:
+        """Seconds the card must still stand still before it is acted on (<= 0: it has)."""
+        if card.modified_at is None or self.final:
+            return 0.0
+        return self.settings.limits.quiet_seconds - (self.now.timestamp() - card.modified_at)
 
     def quiet(self, card: Card, evidence: Evidence | None) -> Verdict | None:
         """A verdict that changes nothing while the card is still changing, else None.
@@ -132,9 +158,7 @@ class _Judge:
         no valid approval (a content edit, a card created again under the same name).
         """
         quiet = self.settings.limits.quiet_seconds
-        if card.modified_at is None or self.final:
-            return None
-        left = quiet - (self.now.timestamp() - card.modified_at)
+        left = self._quiet_left(card)
         if left <= 0:
             return None
         reason = f"the card changed {quiet - left:.1f}s ago; waiting {quiet}s for it to stand still"
@@ -151,9 +175,16 @@ class _Judge:
     def __call__(self, card: Card | None) -> Verdict:
         if card is None:
             return Verdict(None, None)
+        facts = self.reported.merged(_observed(card))
+        if card.status not in EVIDENCE_STATUSES and self._quiet_left(card) <= 0:
+            # Neither the gates of this status nor the quiet period read the evidence (None here
+            # would fail closed if one did): the facts are written after the plan.
+            self.unwritten = facts
+            return evaluate(card, None, self.settings.gates, now=self.now.timestamp(), final=self.final)
         try:
             # Keyed by the ARN SageMaker returns, however the event spelled it.
-            evidence: Evidence | None = self.ports.evidence.merge(card.arn, self.reported.merged(_observed(card)))
+            evidence: Evidence | None = self.ports.evidence.merge(card.arn, facts)
+            self.merged = digest(facts)
         except EvidenceUnavailableError:
             evidence = None
         waiting = self.quiet(card, evidence)
@@ -191,6 +222,47 @@ def _net_change(ladder: StageLadder, step: Step) -> tuple[list[str], list[str]]:
     return sorted((added - removed) | (both & final)), sorted((removed - added) | (both - final))
 
 
+def _repair(request: _Request) -> str | None:
+    return request.event.event_id if request.event.source == RECONCILER_SOURCE else None
+
+
+def _planned_change(request: _Request, ladder: StageLadder, step: Step) -> str | None:
+    """The change (fingerprint) this execution reports if it ends as this round plans; None if none."""
+    if step.card is None or step.verdict.blocked or step.next not in ("apply", "done"):
+        return None
+    added, removed = _net_change(ladder, step)
+    if not (added or removed):
+        return None
+    return change_fingerprint(step.card, added, removed, _repair(request))
+
+
+def _write_round(request: _Request, step: Step, judge: _Judge, ports: Ports) -> Step:
+    """Write what a round judged without evidence deferred: its facts, and its claim on the change.
+
+    One write for both, skipped when this execution already wrote the same facts and claimed the
+    same change. Claiming when the change is planned (not once RAM confirmed it) is what lets the
+    claim ride on the facts' write: two executions planning the same change still report it once.
+    """
+    facts, progress = judge.unwritten, step.progress
+    if step.card is None or facts is None:
+        return step if not judge.merged else replace(step, progress=replace(progress, merged=judge.merged))
+    new = facts if digest(facts) != progress.merged else Evidence()
+    claim = _planned_change(request, judge.settings.ladder, step)
+    if claim == progress.claimed:
+        claim = None
+    if not new.encode() and claim is None:
+        return step
+    try:
+        first = ports.evidence.record(step.card.arn, new, claim)
+    except EvidenceUnavailableError:
+        # As when a merge fails: the facts wait for a later round, the claim for the decision.
+        return step
+    after = replace(progress, merged=digest(facts))
+    if claim is not None:
+        after = replace(after, claimed=claim, first=first)
+    return replace(step, progress=after)
+
+
 def _decision(request: _Request, step: Step, settings: Settings, ports: Ports, now: datetime) -> Decision:
     added, removed = _net_change(settings.ladder, step)
     first_alert = first_change = True
@@ -198,8 +270,10 @@ def _decision(request: _Request, step: Step, settings: Settings, ports: Ports, n
     if card is not None and step.verdict.blocked:
         first_alert = ports.evidence.claim_alert(card.arn, alert_fingerprint(card, step.verdict))
     if card is not None and (added or removed) and not (step.verdict.blocked and first_alert):
-        repair = request.event.event_id if request.event.source == RECONCILER_SOURCE else None
-        first_change = ports.evidence.claim_alert(card.arn, change_fingerprint(card, added, removed, repair))
+        change = change_fingerprint(card, added, removed, _repair(request))
+        # Claimed when this execution planned it (same card state, same net change): not claimed again.
+        claimed = change == step.progress.claimed
+        first_change = step.progress.first if claimed else ports.evidence.claim_alert(card.arn, change)
     return decide(
         Converged(
             card_arn=step.card_arn,
@@ -222,14 +296,16 @@ def promote_round(payload: Mapping[str, Any], settings: Settings, ports: Ports, 
     """Handle one workflow round.
 
     ``payload`` is ``{"event": <EventBridge event>, "progress": <previous round or null>,
-    "execution": <execution ARN>}``. Raises :class:`InvalidEventError` for a malformed payload and
-    :class:`PermissionMismatchError` when a read-only stage's share would allow updates.
+    "summary": <previous round's summary or null>, "execution": <execution ARN>}``. Raises
+    :class:`InvalidEventError` for a malformed payload and :class:`PermissionMismatchError` when a
+    read-only stage's share would allow updates.
     """
     request = _request(payload, settings)
     limits = settings.limits
-    judge = _Judge(settings, ports, _reported(request.event), request.progress.defers, now)
-    this = CardRound(request.event.card.arn, request.execution, request.progress)
+    judge = _Judge(settings, ports, _reported(request.event), request.progress, now)
+    this = CardRound(request.event.card.arn, request.execution, request.progress, request.summary)
     step = converge_round(this, settings.ladder, ports.cards, ports.shares, limits, judge)
     _guard_read_only(settings.ladder, step, ports.permissions)
+    step = _write_round(request, step, judge, ports)
     decision = _decision(request, step, settings, ports, now) if step.next == "done" else None
     return RoundResult(request.event, step, decision)
