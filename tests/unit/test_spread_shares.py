@@ -339,6 +339,9 @@ class Evidence:
     def claim_alert(self, card_arn: str, fingerprint: str) -> bool:
         return True
 
+    def record(self, card_arn: str, facts: Any, claim: str | None) -> bool:
+        return True
+
 
 class WritableShare:
     """One prod share carries a permission that allows UpdateModelCard; records the questions."""
