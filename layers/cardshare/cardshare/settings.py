@@ -79,9 +79,19 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _unique(name: str, pairs: list[tuple[str, object]]) -> dict[str, object]:
+    # The template builds this JSON with Fn::Sub from free-text parameters: a value such as
+    # 'Approved","access":"read-write' would add a second key, and json.loads keeps the last one.
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise ConfigError(f"{name}: key {key!r} appears more than once")
+    return dict(pairs)
+
+
 def _json_object(env: Mapping[str, str], name: str) -> dict[str, object]:
     try:
-        value = json.loads(_required(env, name))
+        value = json.loads(_required(env, name), object_pairs_hook=lambda pairs: _unique(name, pairs))
     except json.JSONDecodeError as error:
         raise ConfigError(f"{name}: not valid JSON ({error})") from None
     if not isinstance(value, dict):
