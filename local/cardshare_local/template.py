@@ -136,6 +136,9 @@ class Resolver:
                 raw = str(spec["Default"])
             else:
                 raise TemplateError(f"parameter {name}: no value and no default")
+            pattern = spec.get("AllowedPattern")
+            if pattern is not None and not re.fullmatch(str(pattern), raw):
+                raise TemplateError(f"parameter {name}: {raw!r} does not match its AllowedPattern {pattern}")
             allowed = spec.get("AllowedValues")
             if allowed is not None and raw not in {str(a) for a in allowed}:
                 raise TemplateError(f"parameter {name}: {raw!r} is not one of {allowed}")

@@ -252,8 +252,9 @@ def test_parameters_reach_the_shares_the_permission_and_the_function() -> None:
     [
         ({"DevAccountId": DEV_ACCOUNT}, "unknown parameter(s): DevAccountId"),
         ({"AllowExternalPrincipals": "yes"}, "parameter AllowExternalPrincipals: 'yes' is not one of"),
+        ({"prodStatuses": 'Approved","access":"read-write'}, "parameter prodStatuses: "),
     ],
-    ids=["unknown-name", "not-an-allowed-value"],
+    ids=["unknown-name", "not-an-allowed-value", "json-injection"],
 )
 def test_bad_parameters_are_rejected(parameters: dict[str, str], message: str) -> None:
     with pytest.raises(TemplateError) as raised, local_aws(parameters):

@@ -896,3 +896,16 @@ def test_a_malformed_template_is_one_line_naming_file_and_line(tmp_path: Path, t
 def test_a_document_without_resources_is_not_a_template() -> None:
     with pytest.raises(TemplateError, match="no Resources"):
         parse_template("Parameters: {}\n")
+
+
+@pytest.mark.parametrize("stage", ["dev", "test", "prod"])
+def test_a_stages_free_text_parameters_cannot_carry_json(stage: str) -> None:
+    """Attack: prodStatuses = 'Approved","access":"read-write' would inject a key into CARDSHARE_STAGE_prod."""
+    for suffix, legitimate in (
+        ("Statuses", "Approved,Archived"),
+        ("AccountIds", "111111111111,arn:aws:organizations::123456789012:ou/o-abcdefghij/ou-ab12-cdefgh34"),
+    ):
+        pattern = TEMPLATE["Parameters"][f"{stage}{suffix}"]["AllowedPattern"]
+        assert re.fullmatch(pattern, legitimate), (suffix, legitimate)
+        for injected in ('Approved","access":"read-write', "a\\b", "a}"):
+            assert not re.fullmatch(pattern, injected), (suffix, injected)
