@@ -106,18 +106,22 @@ def _outcome(execution: dict[str, Any]) -> str:
     return str(json.loads(execution.get("output") or "{}").get("outcome", "?"))
 
 
+def promotion_and_duplicate(driver: Driver, name: str) -> tuple[KindCost, KindCost]:
+    """Create card ``name`` in Draft (a promotion to dev), then deliver its event again (a no-op)."""
+    lead = person("DataScientist", "lead")
+    promotion = measure(
+        driver,
+        "promotion (create → dev)",
+        lambda: lead.create_model_card(ModelCardName=name, Content=CONTENT, ModelCardStatus="Draft"),
+    )
+    created = driver.sfn.describe_execution(executionArn=sorted(driver.seen)[0])
+    return promotion, measure(driver, "no-op (duplicate event)", lambda: driver.start_again(created))
+
+
 def run_budget(reads: int) -> list[KindCost]:
     """A promotion and its duplicate event, without a quiet period (the budget test's scenario)."""
     with settling(reads), local_aws(BUDGET_PARAMETERS) as system:
-        driver = Driver(system)
-        lead = person("DataScientist", "lead")
-        promotion = measure(
-            driver,
-            "promotion (create → dev)",
-            lambda: lead.create_model_card(ModelCardName="Budget-A", Content=CONTENT, ModelCardStatus="Draft"),
-        )
-        created = driver.sfn.describe_execution(executionArn=sorted(driver.seen)[0])
-        return [promotion, measure(driver, "no-op (duplicate event)", lambda: driver.start_again(created))]
+        return list(promotion_and_duplicate(Driver(system), "Budget-A"))
 
 
 def run_kinds(reads: int) -> list[KindCost]:

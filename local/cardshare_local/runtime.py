@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -130,8 +131,14 @@ def stage_parameters(parameters: Mapping[str, str], root: Path = ROOT) -> dict[s
     The stages are the ``Stages`` given, or the template's default; accounts come from
     :func:`stage_account`.
     """
-    stages = parameters.get("Stages") or str(load_template(root / "template.yaml")["Parameters"]["Stages"]["Default"])
+    stages = parameters.get("Stages") or _default_stages(root / "template.yaml")
     return {f"{stage}AccountIds": stage_account(stage) for stage in stages.split(",")}
+
+
+@functools.cache
+def _default_stages(template: Path) -> str:
+    # Read once per template: a test session deploys hundreds of times, and parsing is not free.
+    return str(load_template(template)["Parameters"]["Stages"]["Default"])
 
 
 def deploy_local(

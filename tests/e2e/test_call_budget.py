@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 
 from bench.calls import install
-from bench.driver import CONTENT, Driver, person
-from bench.executions import measure
+from bench.driver import Driver
+from bench.executions import promotion_and_duplicate
 from cardshare_local.runtime import LocalAws
 
 #: Calls per promotion (a card created in Draft, shared with dev) and per no-op (a duplicate event).
@@ -32,15 +32,7 @@ NO_OP_TRANSITIONS = 4
 @pytest.mark.parametrize("system", [{"QuietSeconds": "0"}], indirect=True)
 def test_calls_per_promotion_and_per_no_op_stay_within_budget(system: LocalAws) -> None:
     install()
-    driver = Driver(system)
-    lead = person("DataScientist", "lead")
-    promotion = measure(
-        driver,
-        "promotion",
-        lambda: lead.create_model_card(ModelCardName="Budget-Card", Content=CONTENT, ModelCardStatus="Draft"),
-    )
-    created = driver.sfn.describe_execution(executionArn=next(iter(driver.seen)))
-    no_op = measure(driver, "no-op", lambda: driver.start_again(created))
+    promotion, no_op = promotion_and_duplicate(Driver(system), "Budget-Card")
 
     assert (promotion.executions, promotion.outcomes) == (1, ["shared"])
     assert (no_op.executions, no_op.outcomes) == (1, ["no-op"])
