@@ -227,7 +227,7 @@ def new_executions(listed: Iterable[Mapping[str, Any]], seen: Iterable[str]) -> 
 def permission_problems(
     permissions: Sequence[Mapping[str, Any]], expected_arn: str, *, created_by_stack: bool, grants_update: bool
 ) -> list[str]:
-    """What is wrong with the prod share's permission, from ListResourceSharePermissions rows (none: fine).
+    """What is wrong with a read-only share's permission, from ListResourceSharePermissions rows (none: fine).
 
     ``created_by_stack``: the stack made its read-only permission (ReadOnlyPermissionArn empty), so it must
     be customer managed; ``grants_update``: the share's permission allows sagemaker:UpdateModelCard.
@@ -235,14 +235,14 @@ def permission_problems(
     row = next((p for p in permissions if p.get("arn") == expected_arn), None)
     if row is None:
         listed = sorted(str(p.get("arn")) for p in permissions)
-        return [f"the prod share does not list the stack's permission {expected_arn} (it lists {listed})"]
+        return [f"the share does not list the stack's permission {expected_arn} (it lists {listed})"]
     problems = []
     if created_by_stack and row.get("permissionType") != "CUSTOMER_MANAGED":
         problems.append(f"permissionType is {row.get('permissionType')!r}, not CUSTOMER_MANAGED")
     if str(row.get("status", "")).upper() in {"UNATTACHABLE", "DELETING", "DELETED"}:
         problems.append(f"permission status is {row.get('status')!r}")
     if grants_update:
-        problems.append("the prod share's permission allows sagemaker:UpdateModelCard: prod would be read-write")
+        problems.append("its permission allows sagemaker:UpdateModelCard: the stage would be read-write")
     return problems
 
 

@@ -213,11 +213,24 @@ class CloudTarget:
     # ---- the two unconfirmed behaviours ------------------------------------------------------------
 
     def prod_permission_problems(self) -> list[str]:
-        """What is wrong with the prod share's permission (empty: RAM accepted and attached it)."""
+        """What is wrong with the read-only stages' permission (empty: RAM accepted and attached it).
+
+        Every share of every read-only stage (prod with the default ladder), each problem prefixed
+        with its share's stage and slot.
+        """
         ram = self.client(self.owner, "ram")
-        prod = self.stack.outputs["prodShare1Arn"]
+        problems: list[str] = []
+        for stage in self.stack.settings.ladder.stages:
+            if stage.access.value != "read-only":
+                continue
+            for slot, share in enumerate(stage.share_arns, start=1):
+                found = self._permission_problems(ram, share)
+                problems += [f"{stage.name} share {slot}: {problem}" for problem in found]
+        return problems
+
+    def _permission_problems(self, ram: Any, share: str) -> list[str]:
         permissions: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"resourceShareArn": prod}
+        request: dict[str, Any] = {"resourceShareArn": share}
         while True:  # botocore has no paginator for this operation
             page = ram.list_resource_share_permissions(**request)
             permissions += page.get("permissions", [])
@@ -228,7 +241,7 @@ class CloudTarget:
             permissions,
             self.stack.outputs["ReadOnlyPermission"],
             created_by_stack=_stack_made_permission(self.stack),
-            grants_update=ResourceShares(ram).grants_update(prod),
+            grants_update=ResourceShares(ram).grants_update(share),
         )
 
     def content_edit_emits_event(self, arn: str) -> tuple[bool, str]:

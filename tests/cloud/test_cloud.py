@@ -55,7 +55,7 @@ def test_ram_accepts_the_stacks_read_only_permission_for_prod(cloud_target: Clou
     """Unconfirmed behaviour (1): RAM takes a customer managed permission for sagemaker:ModelCard."""
     problems = cloud_target.prod_permission_problems()
     assert not problems, (
-        "the prod share's permission is not usable: "
+        "a read-only stage's share permission is not usable: "
         + "; ".join(problems)
         + ". Deploy with ReadOnlyPermissionArn set to an existing read-only permission and keep the prod guard/SCP."
     )

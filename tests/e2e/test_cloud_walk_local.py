@@ -63,3 +63,12 @@ def test_the_cloud_walk_passes_on_a_stack_that_behaves_as_documented(system: Loc
     assert [e["status"] for e in executions] == ["SUCCEEDED"] * len(executions), [
         (e["name"], e["status"], e.get("error"), e.get("cause")) for e in executions if e["status"] != "SUCCEEDED"
     ]
+
+
+@stack(ReadOnlyPermissionArn="arn:aws:ram::aws:permission/AWSRAMPermissionSageMakerModelCards", ShareSlots="1,2")
+def test_the_permission_check_names_every_read_only_share_with_a_writable_permission(system: LocalAws) -> None:
+    # The AWS managed permission allows UpdateModelCard: each of prod's two shares is reported, and
+    # only those (dev and test are read-write by design).
+    problems = local_target(system).prod_permission_problems()
+    assert [problem.split(":", 1)[0] for problem in problems] == ["prod share 1", "prod share 2"]
+    assert all("UpdateModelCard" in problem for problem in problems)

@@ -207,7 +207,7 @@ def _guard_read_only(ladder: StageLadder, step: Step, permissions: SharePermissi
         if stage.access is Access.READ_ONLY and permissions.grants_update(share_arn):
             raise PermissionMismatchError(
                 f"stage {stage.name} is read-only but its share {share_arn} has a permission that allows "
-                "sagemaker:UpdateModelCard; not sharing (check ProdPermissionArn)"
+                "sagemaker:UpdateModelCard; not sharing (check ReadOnlyPermissionArn)"
             )
 
 
