@@ -44,12 +44,15 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
+from cardshare_local.fair_lock import FairRLock
+
 LOG = logging.getLogger(__name__)
 
 _ORIGINALS: dict[str, Callable[..., Any]] = {}
-# Executions run in threads and os.environ / sys.path are process-wide: one invocation at a time.
-# Re-entrant, because a handler may invoke another function (or cause an event that does) in-process.
-_LOCK = threading.RLock()
+# Executions run in threads and os.environ / sys.path are process-wide: one invocation at a time,
+# in the order they were requested (see fair_lock). Re-entrant, because a handler may invoke another
+# function (or cause an event that does) in-process.
+_LOCK = FairRLock()
 _SOURCES: dict[str, Source] = {}
 _MODULES: dict[str, ModuleType] = {}
 _ENVIRONMENTS: dict[str, dict[str, Any]] = {}
