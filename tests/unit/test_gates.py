@@ -145,6 +145,16 @@ def test_a_missing_approval_change_waits_then_fails() -> None:
     assert approval(evidence) is Check.FAIL
 
 
+@pytest.mark.parametrize(("gap_ms", "check"), [(0, Check.FAIL), (1, Check.PASS)])
+def test_a_review_and_an_approval_in_the_same_millisecond_cannot_be_ordered_and_fail_closed(
+    gap_ms: int, check: Check
+) -> None:
+    # SageMaker's times have millisecond precision: in the same millisecond nothing says the
+    # submission came first, so the approval is refused, never guessed; a millisecond apart it is ordered.
+    evidence = history((0, 1, D, ALICE), (100, 1, P, ALICE), (100 + gap_ms, 1, A, JANE))
+    assert approval(evidence) is check
+
+
 @pytest.mark.parametrize(
     ("author", "approver", "check"),
     [
