@@ -153,6 +153,9 @@ def test_a_review_and_an_approval_in_the_same_millisecond_cannot_be_ordered_and_
     # submission came first, so the approval is refused, never guessed; a millisecond apart it is ordered.
     evidence = history((0, 1, D, ALICE), (100, 1, P, ALICE), (100 + gap_ms, 1, A, JANE))
     assert approval(evidence) is check
+    # Approving again, later, is ordered after the review either way (README, Limits).
+    again = history((0, 1, D, ALICE), (100, 1, P, ALICE), (100 + gap_ms, 1, A, JANE), (400, 1, A, JANE))
+    assert approval(again) is Check.PASS
 
 
 @pytest.mark.parametrize(
