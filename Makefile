@@ -50,9 +50,11 @@ e2e: $(VENV)/.installed
 
 # Template checks that need the SAM CLI (validate --lint, build) run with it on PATH. Each test
 # process has its own embedded AWS, so tests run side by side (most of an e2e test is waiting).
+# worksteal, not xdist's default load: load hands each worker a contiguous block of long e2e tests
+# up front, so one worker finishes minutes after the others; stealing evens the tail out.
 WORKERS ?= 4
 test: $(VENV)/.installed $(SAMVENV)/.installed lint typecheck
-	PATH="$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(PY) -m pytest -n $(WORKERS) tests
+	PATH="$(CURDIR)/$(SAMVENV)/bin:$$PATH" $(PY) -m pytest -n $(WORKERS) --dist worksteal tests
 
 # Against a real deployed stack and real consumer accounts (minutes; not part of `make test`):
 # AWS_SAM_STACK_NAME, CARDSHARE_DEV_PROFILE, CARDSHARE_TEST_PROFILE, CARDSHARE_PROD_PROFILE and optionally
