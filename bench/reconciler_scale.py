@@ -14,6 +14,7 @@ from bench.executions import PARAMETERS
 from bench.fleet import Fleet
 from cardshare.gates import GATED_STATUSES
 from cardshare.ledger import DecisionLedger
+from cardshare.policy import StageLadder
 from cardshare.status import CardStatus
 from cardshare_local.accounts import MODEL_CARD_ACCOUNT, session_for
 from cardshare_local.runtime import local_aws
@@ -22,6 +23,9 @@ from cardshare_local.runtime import local_aws
 #: association, so 10,000 cards would take an hour); its calls are computed by the same formula it
 #: matched at the sizes it ran.
 NAIVE_RUN_LIMIT = 1000
+#: Cards per RAM share of a stage: under RAM's 5,000 with room for an uneven hash (README, "Stages
+#: larger than one share"); a stage of the 10,000-card fleet spans three shares.
+CARDS_PER_SLOT = 4750
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,8 @@ def reconciler_dry_run(driver: Driver, cards: int, drift: int) -> Checked:
     return Checked("reconciler", cards, drift, int(result["drifted"]), by_service(LOG.snapshot()), seconds)
 
 
-def naive_check(share_arns: Sequence[str], table: str, cards: int) -> Checked:
-    """Check every card the naive way: its association with each share, and the ledger of each gated card."""
+def naive_check(ladder: StageLadder, table: str, cards: int) -> Checked:
+    """Check every card the naive way: its association with its share of each stage, the ledger of each gated card."""
     session = session_for(MODEL_CARD_ACCOUNT)  # not the driver's: this checker's calls are counted
     sagemaker, ram = session.client("sagemaker"), session.client("ram")
     ledger = DecisionLedger(session.client("dynamodb"), table)
@@ -76,7 +80,7 @@ def naive_check(share_arns: Sequence[str], table: str, cards: int) -> Checked:
     started = time.perf_counter()
     for page in sagemaker.get_paginator("list_model_cards").paginate(PaginationConfig={"PageSize": 100}):
         for summary in page["ModelCardSummaries"]:
-            for share in share_arns:
+            for share in (stage.share_for(summary["ModelCardArn"]) for stage in ladder.stages):
                 ram.get_resource_share_associations(
                     associationType="RESOURCE", resourceShareArns=[share], resourceArn=summary["ModelCardArn"]
                 )
@@ -85,11 +89,11 @@ def naive_check(share_arns: Sequence[str], table: str, cards: int) -> Checked:
     return Checked("naive", cards, 0, None, by_service(LOG.snapshot()), time.perf_counter() - started)
 
 
-def naive_formula(cards: int, gated: int, shares: int) -> dict[str, dict[str, int]]:
-    """The naive checker's calls without running it: list pages, a read per card and share, a Query per gated card."""
+def naive_formula(cards: int, gated: int, stages: int) -> dict[str, dict[str, int]]:
+    """The naive checker's calls without running it: list pages, a read per card and stage, a Query per gated card."""
     return {
         "dynamodb": {"Query": gated},
-        "ram": {"GetResourceShareAssociations": cards * shares},
+        "ram": {"GetResourceShareAssociations": cards * stages},
         "sagemaker": {"ListModelCards": -(-cards // 100)},
     }
 
@@ -101,14 +105,20 @@ def per_card_query(clean: Checked, gated: int) -> Checked:
     return Checked("reconciler, Query per gated card (before; computed)", clean.cards, 0, None, calls, None)
 
 
+def share_slots(cards: int) -> str:
+    """``ShareSlots`` for a fleet of ``cards``: at most :data:`CARDS_PER_SLOT` a share, as the README advises."""
+    return ",".join(str(slot) for slot in range(1, -(-cards // CARDS_PER_SLOT) + 1))
+
+
 def run_scale(sizes: Sequence[int]) -> list[Checked]:
     """Grow one fleet through ``sizes``; at each, the reconciler without and with 1% drift, and the naive checker."""
     results: list[Checked] = []
-    with local_aws(PARAMETERS) as system:
+    with local_aws({**PARAMETERS, "ShareSlots": share_slots(max(sizes))}) as system:
         driver = Driver(system)
         fleet = Fleet(driver)
         fleet.record_template()
-        shares = list(system.settings().ladder.share_arns)
+        ladder = system.settings().ladder
+        stages = len(ladder.stages)
         for size in sorted(sizes):
             fleet.grow(size)
             results.append(reconciler_dry_run(driver, size, 0))
@@ -118,12 +128,10 @@ def run_scale(sizes: Sequence[int]) -> list[Checked]:
             gated = sum(1 for i in range(size) if i % 4 >= 2)
             results.append(per_card_query(results[-2], gated))
             if size <= NAIVE_RUN_LIMIT:
-                checked = naive_check(shares, fleet.table, size)
-                if checked.calls != naive_formula(size, gated, len(shares)):
+                checked = naive_check(ladder, fleet.table, size)
+                if checked.calls != naive_formula(size, gated, stages):
                     raise AssertionError(f"naive checker's calls differ from its formula: {checked.calls}")
                 results.append(checked)
             else:
-                results.append(
-                    Checked("naive (computed)", size, 0, None, naive_formula(size, gated, len(shares)), None)
-                )
+                results.append(Checked("naive (computed)", size, 0, None, naive_formula(size, gated, stages), None))
     return results

@@ -19,6 +19,7 @@ EXTENSIONS = (
     "sfn_execution_names",
     "logs_query_definitions",
     "dynamodb_table_size",
+    "dynamodb_read_cost",
     "lambda_environment_limit",
 )
 
