@@ -57,7 +57,7 @@ class _Unplain(Exception):
 
 
 def install() -> None:
-    """Project items once and pass wire-form attribute values through (idempotent)."""
+    """Patch moto's Scan, item size, projection and AttributeValue serializer (idempotent)."""
     if _ORIGINALS:
         return
     _ORIGINALS["project"] = Item.project
@@ -104,10 +104,8 @@ def _scan(  # noqa: PLR0913 - moto's signature
             projection_expression,
             segments,
         )
-    ordered = _in_key_order(self)
-    start = 0
-    if exclusive_start_key is not None:
-        start = bisect.bisect_right(ordered, _start_key(self, exclusive_start_key), key=lambda item: _key(self, item))
+    keys, ordered = _in_key_order(self)
+    start = 0 if exclusive_start_key is None else bisect.bisect_right(keys, _start_key(self, exclusive_start_key))
     page: list[Item] = []
     size = 0
     last_evaluated_key = None
@@ -144,13 +142,14 @@ def _typed(value: DynamoType | dict[str, Any]) -> DynamoType:
     return value if isinstance(value, DynamoType) else DynamoType(value)
 
 
-def _in_key_order(table: Table) -> list[Item]:
-    """The table's items in moto's Scan order (by hash key, then range key), compared as plain values."""
+def _in_key_order(table: Table) -> tuple[list[tuple[Any, ...]], list[Item]]:
+    """The table's keys (as plain values) and items, in moto's Scan order: by hash key, then range key."""
     items: list[Item] = []
     for keyed in table.items.values():
         # With a range key, moto keeps a dict of items per hash key; without, the item itself.
         items.extend(keyed.values() if isinstance(keyed, dict) else [keyed])
-    return sorted(items, key=lambda item: _key(table, item))
+    pairs = sorted(((_key(table, item), item) for item in items), key=lambda pair: pair[0])
+    return [key for key, _ in pairs], [item for _, item in pairs]
 
 
 def _key(table: Table, item: Item) -> tuple[Any, ...]:
